@@ -24,7 +24,11 @@ def _as_id_array(values: Any) -> np.ndarray:
     elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         arr = np.asarray([values])
     else:
-        arr = np.asarray(list(values))
+        items = list(values)
+        arr = np.asarray(items)
+        if arr.dtype.kind in "US":  # keep strings exact (numpy strips trailing NULs)
+            arr = np.empty(len(items), dtype=object)
+            arr[:] = items
     if arr.ndim != 1:
         arr = arr.reshape(-1)
     if arr.dtype.kind == "U":  # numpy fixed-width strings behave badly in pandas indexes
