@@ -1,0 +1,145 @@
+"""SGD kernels for biased matrix factorization (SVD) and SVD++.
+
+Parallel and reproducible by stratification (as DSGD / FPSGD): users and items are
+split into ``B`` groups each, so ratings fall into ``B x B`` blocks. An epoch runs ``B``
+strata; stratum ``s`` processes blocks ``(b, (b + s) % B)`` for every ``b`` in parallel.
+Blocks of one stratum share no user and no item, so no two threads ever write the same
+row, and each block is shuffled by its own counter-based stream: the result is the same
+for any number of threads. ``B`` is fixed by the caller, not by the thread count.
+
+Arrays: ``users``, ``items`` (int32) and ``ratings`` (float32) hold the ratings sorted
+by block; ``block_ptr`` (int64, ``B*B + 1``) marks each block's slice.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._rng import block_key, random_below
+
+__all__ = ["shuffle_blocks", "svd_epoch", "svdpp_epoch", "svdpp_implicit_sums"]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def shuffle_blocks(block_ptr, users, items, ratings, seed, epoch):
+    """Fisher-Yates shuffle of every block in place, each with its own stream."""
+    n_blk = block_ptr.shape[0] - 1
+    useed = np.uint64(seed)
+    for blk in prange(n_blk):
+        start = block_ptr[blk]
+        m = block_ptr[blk + 1] - start
+        key = block_key(useed, epoch, blk, n_blk)
+        for t in range(m - 1, 0, -1):
+            j = random_below(key, t, t + 1)
+            a = start + t
+            b = start + j
+            users[a], users[b] = users[b], users[a]
+            items[a], items[b] = items[b], items[a]
+            ratings[a], ratings[b] = ratings[b], ratings[a]
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def svd_epoch(
+    block_ptr, users, items, ratings, P, Q, bu, bi, mu,
+    lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, biased, n_blocks,
+):  # fmt: skip
+    """One epoch of biased-MF SGD over all blocks; returns the sum of squared errors.
+
+    Per rating: ``e = r - (mu + b_u + b_i + p_u . q_i)``; biases move by
+    ``lr * (e - reg * b)``; factors by ``lr * (e * other - reg * own)``, both from the
+    values before the update.
+    """
+    k = P.shape[1]
+    block_sse = np.zeros(n_blocks * n_blocks)
+    for s in range(n_blocks):
+        for b in prange(n_blocks):
+            blk = b * n_blocks + (b + s) % n_blocks
+            sse = 0.0
+            for t in range(block_ptr[blk], block_ptr[blk + 1]):
+                u = users[t]
+                i = items[t]
+                dot = np.float32(0.0)
+                for f in range(k):
+                    dot += P[u, f] * Q[i, f]
+                err = ratings[t] - (mu + bu[u] + bi[i] + dot)
+                sse += err * err
+                if biased:
+                    bu[u] += lr_bu * (err - reg_bu * bu[u])
+                    bi[i] += lr_bi * (err - reg_bi * bi[i])
+                for f in range(k):
+                    puf = P[u, f]
+                    qif = Q[i, f]
+                    P[u, f] = puf + lr_pu * (err * qif - reg_pu * puf)
+                    Q[i, f] = qif + lr_qi * (err * puf - reg_qi * qif)
+            block_sse[blk] = sse
+    return block_sse.sum()
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def svdpp_implicit_sums(indptr, indices, Y, Z):
+    """``Z[u] = |N(u)|^-1/2 * sum_{j in N(u)} Y[j]`` for every user (CSR by user)."""
+    k = Y.shape[1]
+    for u in prange(indptr.shape[0] - 1):
+        start, end = indptr[u], indptr[u + 1]
+        for f in range(k):
+            Z[u, f] = 0.0
+        if end > start:
+            for t in range(start, end):
+                j = indices[t]
+                for f in range(k):
+                    Z[u, f] += Y[j, f]
+            norm = np.float32(1.0 / np.sqrt(end - start))
+            for f in range(k):
+                Z[u, f] *= norm
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def svdpp_epoch(
+    block_ptr, users, items, ratings, P, Q, Y, Z, G_prev, G_cur, bu, bi, norm, decay, mu,
+    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, reg_bu, reg_bi, reg_pu, reg_qi, n_blocks,
+):  # fmt: skip
+    """One epoch of SVD++ SGD; returns the sum of squared errors.
+
+    The prediction is ``mu + b_u + b_i + q_i . (p_u + z_u)`` where
+    ``z_u = |N(u)|^-1/2 sum_j y_j`` is computed once per user per epoch
+    (:func:`svdpp_implicit_sums`, before this call). The gradient of the ``y_j`` is
+    accumulated per user (``G_cur[u] += e * q_i``) and applied one epoch later: in
+    block (U, I) every ``y_j`` with ``j`` in I rated by ``u`` in U becomes
+    ``y_j * decay[u] + lr_yj * norm[u] * G_prev[u]``, where ``decay[u] =
+    (1 - lr_yj * reg_yj) ** |N(u)|`` is the shrinkage of one regularized step per
+    rating. Every write goes to a row the block owns, so the result is reproducible.
+    """
+    k = P.shape[1]
+    block_sse = np.zeros(n_blocks * n_blocks)
+    for s in range(n_blocks):
+        for b in prange(n_blocks):
+            blk = b * n_blocks + (b + s) % n_blocks
+            start, end = block_ptr[blk], block_ptr[blk + 1]
+            sse = 0.0
+            for t in range(start, end):
+                u = users[t]
+                i = items[t]
+                dot = np.float32(0.0)
+                for f in range(k):
+                    dot += Q[i, f] * (P[u, f] + Z[u, f])
+                err = ratings[t] - (mu + bu[u] + bi[i] + dot)
+                sse += err * err
+                bu[u] += lr_bu * (err - reg_bu * bu[u])
+                bi[i] += lr_bi * (err - reg_bi * bi[i])
+                for f in range(k):
+                    puf = P[u, f]
+                    qif = Q[i, f]
+                    G_cur[u, f] += err * qif
+                    P[u, f] = puf + lr_pu * (err * qif - reg_pu * puf)
+                    Q[i, f] = qif + lr_qi * (err * (puf + Z[u, f]) - reg_qi * qif)
+            for t in range(start, end):
+                u = users[t]
+                j = items[t]
+                d = decay[u]
+                step = lr_yj * norm[u]
+                for f in range(k):
+                    Y[j, f] = Y[j, f] * d + step * G_prev[u, f]
+            block_sse[blk] = sse
+    return block_sse.sum()

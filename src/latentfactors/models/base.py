@@ -1,0 +1,332 @@
+"""`FactorModel`: the estimator contract every model follows.
+
+``__init__`` only stores keyword arguments; ``fit`` validates them, builds a trainer
+that holds the training-only state, runs one kernel call per epoch (so callbacks,
+early stopping and progress bars work), then keeps only what inference needs:
+``user_factors_``, ``item_factors_``, ``user_bias_``, ``item_bias_``, ``global_mean_``
+and the id vocabularies ``users_`` / ``items_``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..data.interactions import Interactions
+from ..data.vocabulary import Vocabulary, _as_id_array
+from ..exceptions import DataError, InvalidParameterError, NotFittedError
+from .callbacks import Callback, as_callbacks
+
+__all__ = ["FactorModel", "Trainer"]
+
+_PREDICT_CHUNK = 1 << 18
+
+
+class Trainer:
+    """Training-only state of one ``fit`` call; discarded afterwards.
+
+    Subclasses implement :meth:`epoch` (one kernel call; returns the training RMSE),
+    :meth:`arrays` (the current learned arrays) and optionally :meth:`finish`.
+    """
+
+    def epoch(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def arrays(self) -> dict[str, Any]:
+        """Current ``user_factors``, ``item_factors``, ``user_bias``, ``item_bias`` (arrays)."""
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.arrays().items()}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        for k, v in snap.items():
+            cur = self.arrays()[k]
+            if isinstance(cur, np.ndarray):
+                cur[...] = v
+
+    def user_vectors(self) -> np.ndarray:
+        """Vectors that multiply item factors in a prediction (SVD++ adds its implicit term)."""
+        return self.arrays()["user_factors"]
+
+
+@contextlib.contextmanager
+def _limit_threads(n_threads: int | None) -> Iterator[None]:
+    """Run numba kernels on ``n_threads`` threads and keep BLAS single-threaded meanwhile."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    if n_threads is not None:
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def rowwise_dot(A: np.ndarray, B: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """``(A[rows_a] * B[rows_b]).sum(1)`` in chunks, accumulated in float64."""
+    out = np.empty(len(rows_a), dtype=np.float64)
+    for s in range(0, len(rows_a), _PREDICT_CHUNK):
+        e = min(len(rows_a), s + _PREDICT_CHUNK)
+        out[s:e] = np.einsum("ij,ij->i", A[rows_a[s:e]], B[rows_b[s:e]], dtype=np.float64)
+    return out
+
+
+class FactorModel:
+    """Base class of every latentfactors model (scikit-learn's estimator contract).
+
+    Subclasses declare their hyperparameters as keyword arguments of ``__init__``, store
+    them unchanged, and implement ``_check_params`` and ``_make_trainer``.
+    """
+
+    #: the kind of data the model learns from ("explicit" or "implicit")
+    data_kind: ClassVar[str] = "explicit"
+    #: whether the model trains in epochs (and so supports callbacks / early stopping)
+    iterative: ClassVar[bool] = True
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters, as given to ``__init__`` (JSON-serialisable)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> FactorModel:
+        """Set hyperparameters by name; returns ``self``. Validation happens in ``fit``."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise InvalidParameterError(
+                    f"{type(self).__name__} has no parameter {name!r}; valid parameters: "
+                    f"{', '.join(valid)}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def clone(self) -> FactorModel:
+        """An unfitted copy with the same hyperparameters."""
+        return type(self)(**json.loads(json.dumps(self.get_params())))
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        args = ", ".join(
+            f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v
+        )
+        return f"{type(self).__name__}({args})"
+
+    def _check_params(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _make_trainer(self, data: Interactions, seed: int) -> Trainer:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fitting
+    def _check_data(self, train: Any) -> Interactions:
+        name = type(self).__name__
+        if not isinstance(train, Interactions):
+            raise DataError(
+                f"{name}.fit expects an Interactions container, got {type(train).__name__}; "
+                "build one with Interactions.from_dataframe(...) or read_csv(...)"
+            )
+        if len(train) == 0:
+            raise DataError(f"{name}.fit got empty training data (0 interactions)")
+        if self.data_kind == "explicit" and train.kind != "explicit":
+            raise DataError(
+                f"{name} learns from explicit ratings but the data is implicit (no rating "
+                "column); pass rating= when building the Interactions, or use an "
+                "implicit-feedback model"
+            )
+        return train
+
+    def fit(
+        self,
+        train: Interactions,
+        *,
+        validation: Interactions | None = None,
+        callbacks: Iterable[Callback | Callable[..., Any]] | None = None,
+    ) -> FactorModel:
+        """Learn from ``train``; returns ``self``.
+
+        Parameters
+        ----------
+        train : Interactions
+        validation : Interactions, optional
+            Held-out rows scored after every epoch (``history_["val_rmse"]``); rows whose
+            user or item is not in ``train`` are skipped.
+        callbacks : list, optional
+            :class:`~latentfactors.models.callbacks.Callback` objects or plain callables
+            ``f(model, info)``, called after every epoch; returning True stops training.
+            :class:`~latentfactors.models.callbacks.EarlyStopping` stops on validation RMSE.
+        """
+        self._check_params()
+        data = self._check_data(train)
+        cbs = as_callbacks(callbacks)
+        seed = self.random_state if getattr(self, "random_state", None) is not None else None
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.random_state_ = seed
+        self.users_: Vocabulary = data.users
+        self.items_: Vocabulary = data.items
+        self.global_mean_ = float(data.global_mean)
+        self.rating_scale_ = data.rating_scale
+        self.n_train_ = len(data)
+        val = self._validation_rows(validation)
+        n_epochs = int(getattr(self, "n_epochs", 1)) if self.iterative else 1
+        self.history_: dict[str, list[Any]] = {
+            "epoch": [], "train_rmse": [], "val_rmse": [], "seconds": [],
+        }  # fmt: skip
+        self._fitting = True
+        with _limit_threads(getattr(self, "n_threads", None)):
+            self._trainer = self._make_trainer(data, seed)
+            for cb in cbs:
+                cb.on_fit_start(self, n_epochs)
+            for epoch in range(n_epochs):
+                t0 = time.perf_counter()
+                train_rmse = float(self._trainer.epoch(epoch))
+                seconds = time.perf_counter() - t0
+                val_rmse = self._validation_rmse(val) if val is not None else None
+                for key, value in (
+                    ("epoch", epoch + 1), ("train_rmse", train_rmse),
+                    ("val_rmse", val_rmse), ("seconds", seconds),
+                ):  # fmt: skip
+                    self.history_[key].append(value)
+                info = {
+                    "epoch": epoch + 1, "n_epochs": n_epochs, "train_rmse": train_rmse,
+                    "val_rmse": val_rmse, "seconds": seconds,
+                }  # fmt: skip
+                stop = [bool(cb.on_epoch_end(self, info)) for cb in cbs]
+                if any(stop):
+                    break
+            for cb in cbs:
+                cb.on_fit_end(self)
+            self._adopt(self._trainer)
+        del self._trainer
+        self._fitting = False
+        return self
+
+    def _adopt(self, trainer: Trainer) -> None:
+        """Keep the learned arrays of a finished trainer."""
+        arr = trainer.arrays()
+        self.user_factors_ = arr["user_factors"]
+        self.item_factors_ = arr["item_factors"]
+        self.user_bias_ = arr["user_bias"]
+        self.item_bias_ = arr["item_bias"]
+        self._user_vectors = trainer.user_vectors()
+
+    # hooks for callbacks such as EarlyStopping
+    def _snapshot(self) -> dict[str, Any]:
+        return self._trainer.snapshot()
+
+    def _restore(self, snap: dict[str, Any]) -> None:
+        self._trainer.restore(snap)
+
+    def _validation_rows(self, validation: Interactions | None):
+        if validation is None:
+            return None
+        if not isinstance(validation, Interactions):
+            raise DataError(
+                f"validation must be an Interactions container, got {type(validation).__name__}"
+            )
+        if validation.users is self.users_ and validation.items is self.items_:
+            return validation.user_ids, validation.item_ids, validation.values
+        u = self.users_.index(validation.users.raw, missing="ignore")[validation.user_ids]
+        i = self.items_.index(validation.items.raw, missing="ignore")[validation.item_ids]
+        keep = (u >= 0) & (i >= 0)
+        if not keep.any():
+            raise DataError("no validation row has a user and an item seen in training")
+        return u[keep], i[keep], validation.values[keep]
+
+    def _validation_rmse(self, val) -> float:
+        u, i, r = val
+        arr = self._trainer.arrays()
+        pred = self._score_inner(
+            u, i, self._trainer.user_vectors(), arr["item_factors"], arr["user_bias"],
+            arr["item_bias"],
+        )  # fmt: skip
+        return float(np.sqrt(np.mean((pred - r) ** 2)))
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "item_factors_") or getattr(self, "_fitting", False):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(train) before {method}()"
+            )
+
+    def _score_inner(self, u, i, user_vecs, item_factors, user_bias, item_bias) -> np.ndarray:
+        pred = rowwise_dot(user_vecs, item_factors, u, i)
+        pred += self.global_mean_
+        pred += user_bias[u]
+        pred += item_bias[i]
+        if self.rating_scale_ is not None:
+            np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
+        return pred
+
+    def predict(
+        self, users: Any, items: Any, *, clip: bool = True, return_mask: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Predicted ratings for pairs of raw user and item ids (vectorised).
+
+        Unknown users or items fall back to the global mean plus whichever bias is
+        known; ``return_mask=True`` also returns a boolean array that is True where a
+        prediction is such a fallback. With ``clip=True`` (default) predictions are
+        clipped to the training data's rating scale.
+
+        Examples
+        --------
+        >>> from latentfactors.data import make_synthetic
+        >>> from latentfactors.models import SVD
+        >>> data = make_synthetic(50, 40, 600, seed=0).interactions
+        >>> model = SVD(n_factors=4, n_epochs=5, random_state=0).fit(data)
+        >>> pred, fallback = model.predict([0, 0, 999], [1, 2, 1], return_mask=True)
+        >>> fallback.tolist()
+        [False, False, True]
+        """
+        self._check_fitted("predict")
+        u = self.users_.index(_as_id_array(users), missing="ignore")
+        i = self.items_.index(_as_id_array(items), missing="ignore")
+        if len(u) != len(i):
+            if len(u) == 1:
+                u = np.repeat(u, len(i))
+            elif len(i) == 1:
+                i = np.repeat(i, len(u))
+            else:
+                raise DataError(f"users and items must have the same length: {len(u)} != {len(i)}")
+        known_u, known_i = u >= 0, i >= 0
+        known = known_u & known_i
+        pred = np.full(len(u), self.global_mean_, dtype=np.float64)
+        pred[known_u] += self.user_bias_[u[known_u]]
+        pred[known_i] += self.item_bias_[i[known_i]]
+        if known.any():
+            pred[known] += rowwise_dot(self._user_vectors, self.item_factors_, u[known], i[known])
+        if clip and self.rating_scale_ is not None:
+            np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
+        if return_mask:
+            return pred, ~known
+        return pred
+
+    def predict_one(self, user: Any, item: Any, *, clip: bool = True) -> float:
+        """Predicted rating of one (user, item) pair; see :meth:`predict`."""
+        return float(self.predict([user], [item], clip=clip)[0])
+
+    @property
+    def n_factors_(self) -> int:
+        self._check_fitted("n_factors_")
+        return int(self.item_factors_.shape[1])

@@ -1,0 +1,200 @@
+"""`SVD`: biased matrix factorization trained by SGD (Funk / Koren, the Netflix Prize "SVD")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_bool, check_float, check_int, check_seed
+from ..data.interactions import Interactions
+from .base import FactorModel, Trainer
+
+__all__ = ["SVD", "resolve_rates", "stratify"]
+
+
+def stratify(
+    data: Interactions, n_blocks: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Copy the ratings into ``n_blocks x n_blocks`` blocks of (user group, item group).
+
+    Users and items are dealt into groups by a seeded permutation, so groups hold
+    similar numbers of ratings on average. Returns ``block_ptr, users, items, ratings``.
+    """
+    rng = np.random.default_rng([seed, 7])
+    ugroup = (rng.permutation(data.n_users) % n_blocks).astype(np.int64)
+    igroup = (rng.permutation(data.n_items) % n_blocks).astype(np.int64)
+    block = ugroup[data.user_ids] * n_blocks + igroup[data.item_ids]
+    order = np.argsort(block, kind="stable")
+    counts = np.bincount(block, minlength=n_blocks * n_blocks)
+    block_ptr = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
+    np.cumsum(counts, out=block_ptr[1:])
+    return (
+        block_ptr,
+        np.ascontiguousarray(data.user_ids[order]),
+        np.ascontiguousarray(data.item_ids[order]),
+        np.ascontiguousarray(data.values[order]),
+    )
+
+
+def resolve_rates(model: Any, terms: tuple[str, ...]) -> dict[str, float]:
+    """Per-term learning rates and regularizations: ``lr_<term>`` / ``reg_<term>`` when set,
+    else ``reg_bias`` for the biases (when set), else the shared ``lr`` / ``reg``."""
+    owner = type(model).__name__
+    out: dict[str, float] = {}
+    for term in terms:
+        lr = getattr(model, f"lr_{term}")
+        out[f"lr_{term}"] = (
+            model.lr if lr is None else check_float(owner, f"lr_{term}", lr, 0.0, low_open=True)
+        )
+        reg = getattr(model, f"reg_{term}")
+        default = model.reg
+        if term in ("bu", "bi") and model.reg_bias is not None:
+            default = model.reg_bias
+        out[f"reg_{term}"] = default if reg is None else check_float(owner, f"reg_{term}", reg, 0.0)
+    return out
+
+
+class SVD(FactorModel):
+    """Biased matrix factorization by SGD: ``r_ui ~ mu + b_u + b_i + p_u . q_i``.
+
+    The model of Funk and of Koren, Bell and Volinsky ("SVD" in Surprise), trained by
+    stochastic gradient descent on float32 factors, in parallel over stratified blocks
+    of the rating matrix and reproducibly: the same ``random_state`` gives the same
+    model whatever the number of threads.
+
+    Parameters
+    ----------
+    n_factors : int, default 100
+        Number of latent factors.
+    n_epochs : int, default 20
+        Passes over the training data.
+    lr : float, default 0.02
+        Learning rate of every term; ``lr_bu``, ``lr_bi``, ``lr_pu``, ``lr_qi``
+        override it per term.
+    reg : float, default 0.08
+        L2 regularization of the factors (and of the biases unless ``reg_bias`` is
+        set); ``reg_bu``, ``reg_bi``, ``reg_pu``, ``reg_qi`` override it per term.
+    reg_bias : float, optional, default 0.02
+        L2 regularization of both biases.
+    init_std : float, default 0.05
+        Standard deviation of the normal initialisation of the factors.
+    biased : bool, default True
+        Learn user and item biases. Without them the model is ``mu + p_u . q_i``.
+    n_blocks : int, default 16
+        Groups of users and of items for stratified parallel SGD (fixed, so results do
+        not depend on the thread count).
+    n_threads : int, optional
+        Threads for the kernels; None uses numba's default (all cores).
+    random_state : int, optional
+        Seed. None draws one, recorded in ``random_state_``.
+
+    The defaults were chosen on MovieLens 100K (see ``benchmarks/``): a larger learning
+    rate than Surprise's 0.005 with a stronger factor regularization than its 0.02, and a
+    smaller initialisation, reach a lower held-out RMSE in the same 20 epochs.
+
+    Examples
+    --------
+    >>> from latentfactors.data import make_synthetic
+    >>> data = make_synthetic(300, 200, 8000, noise=0.3, seed=0).interactions
+    >>> model = SVD(n_factors=10, random_state=0).fit(data)
+    >>> model.user_factors_.shape, model.user_factors_.dtype
+    ((300, 10), dtype('float32'))
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 100,
+        n_epochs: int = 20,
+        lr: float = 0.02,
+        reg: float = 0.08,
+        *,
+        reg_bias: float | None = 0.02,
+        lr_bu: float | None = None,
+        lr_bi: float | None = None,
+        lr_pu: float | None = None,
+        lr_qi: float | None = None,
+        reg_bu: float | None = None,
+        reg_bi: float | None = None,
+        reg_pu: float | None = None,
+        reg_qi: float | None = None,
+        init_std: float = 0.05,
+        biased: bool = True,
+        n_blocks: int = 16,
+        n_threads: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.lr_bu = lr_bu
+        self.lr_bi = lr_bi
+        self.lr_pu = lr_pu
+        self.lr_qi = lr_qi
+        self.reg_bu = reg_bu
+        self.reg_bi = reg_bi
+        self.reg_pu = reg_pu
+        self.reg_qi = reg_qi
+        self.init_std = init_std
+        self.biased = biased
+        self.n_blocks = n_blocks
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        check_int(name, "n_factors", self.n_factors, 1)
+        check_int(name, "n_epochs", self.n_epochs, 1)
+        check_float(name, "lr", self.lr, 0.0, None, low_open=True)
+        check_float(name, "reg", self.reg, 0.0)
+        check_float(name, "reg_bias", self.reg_bias, 0.0, allow_none=True)
+        check_float(name, "init_std", self.init_std, 0.0)
+        check_bool(name, "biased", self.biased)
+        check_int(name, "n_blocks", self.n_blocks, 1, 1024)
+        check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
+        check_seed(name, "random_state", self.random_state)
+        self._rates = resolve_rates(self, ("bu", "bi", "pu", "qi"))
+
+    def _init_factors(self, data: Interactions, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        k = self.n_factors
+        P = (rng.standard_normal((data.n_users, k)) * self.init_std).astype(np.float32)
+        Q = (rng.standard_normal((data.n_items, k)) * self.init_std).astype(np.float32)
+        return P, Q
+
+    def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
+        P, Q = self._init_factors(data, seed)
+        return _SVDTrainer(self, data, P, Q, seed)
+
+
+class _SVDTrainer(Trainer):
+    def __init__(self, model: SVD, data: Interactions, P, Q, seed: int) -> None:
+        from ..kernels.sgd import shuffle_blocks, svd_epoch
+
+        self._shuffle, self._epoch = shuffle_blocks, svd_epoch
+        self.nb = int(model.n_blocks)
+        self.block_ptr, self.users, self.items, self.ratings = stratify(data, self.nb, seed)
+        self.P, self.Q = P, Q
+        self.bu = np.zeros(data.n_users, dtype=np.float32)
+        self.bi = np.zeros(data.n_items, dtype=np.float32)
+        self.mu = np.float32(data.global_mean)
+        self.seed = seed
+        self.biased = bool(model.biased)
+        self.rates = {k: np.float32(v) for k, v in model._rates.items()}
+        self.n = len(data)
+
+    def epoch(self, epoch: int) -> float:
+        self._shuffle(self.block_ptr, self.users, self.items, self.ratings, self.seed, epoch)
+        r = self.rates
+        sse = self._epoch(
+            self.block_ptr, self.users, self.items, self.ratings, self.P, self.Q, self.bu,
+            self.bi, self.mu, r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"],
+            r["reg_bi"], r["reg_pu"], r["reg_qi"], self.biased, self.nb,
+        )  # fmt: skip
+        return float(np.sqrt(sse / self.n))
+
+    def arrays(self) -> dict[str, Any]:
+        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
+                "item_bias": self.bi}  # fmt: skip
