@@ -40,6 +40,12 @@ _LAZY = {
     "time_split": "latentfactors.data",
     "kfold": "latentfactors.data",
     "make_synthetic": "latentfactors.data",
+    "FactorModel": "latentfactors.models",
+    "Baseline": "latentfactors.models",
+    "SVD": "latentfactors.models",
+    "SVDpp": "latentfactors.models",
+    "Callback": "latentfactors.models",
+    "EarlyStopping": "latentfactors.models",
 }
 
 __all__ = [
@@ -86,3 +92,4 @@ if TYPE_CHECKING:  # pragma: no cover
         time_split,
         user_split,
     )
+    from .models import SVD, Baseline, Callback, EarlyStopping, FactorModel, SVDpp

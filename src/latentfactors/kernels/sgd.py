@@ -19,7 +19,13 @@ from numba import prange
 
 from ._rng import block_key, random_below
 
-__all__ = ["shuffle_blocks", "svd_epoch", "svdpp_epoch", "svdpp_implicit_sums"]
+__all__ = [
+    "shuffle_blocks",
+    "svd_epoch",
+    "svdpp_epoch",
+    "svdpp_implicit_sums",
+    "svdpp_update_y",
+]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -97,28 +103,25 @@ def svdpp_implicit_sums(indptr, indices, Y, Z):
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def svdpp_epoch(
-    block_ptr, users, items, ratings, P, Q, Y, Z, G_prev, G_cur, bu, bi, norm, decay, mu,
-    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, reg_bu, reg_bi, reg_pu, reg_qi, n_blocks,
+    block_ptr, users, items, ratings, P, Q, Z, G, bu, bi, mu,
+    lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, n_blocks,
 ):  # fmt: skip
-    """One epoch of SVD++ SGD; returns the sum of squared errors.
+    """One epoch of SVD++ SGD on everything but the ``y_j``; returns the sum of squared errors.
 
     The prediction is ``mu + b_u + b_i + q_i . (p_u + z_u)`` where
     ``z_u = |N(u)|^-1/2 sum_j y_j`` is computed once per user per epoch
-    (:func:`svdpp_implicit_sums`, before this call). The gradient of the ``y_j`` is
-    accumulated per user (``G_cur[u] += e * q_i``) and applied one epoch later: in
-    block (U, I) every ``y_j`` with ``j`` in I rated by ``u`` in U becomes
-    ``y_j * decay[u] + lr_yj * norm[u] * G_prev[u]``, where ``decay[u] =
-    (1 - lr_yj * reg_yj) ** |N(u)|`` is the shrinkage of one regularized step per
-    rating. Every write goes to a row the block owns, so the result is reproducible.
+    (:func:`svdpp_implicit_sums`, before this call). The gradient of the implicit term
+    is accumulated per user, ``G[u] += e * q_i`` (``G`` zeroed by the caller), and
+    applied to the ``y_j`` after the epoch by :func:`svdpp_update_y`. Every write goes
+    to a row the block owns, so the result is reproducible.
     """
     k = P.shape[1]
     block_sse = np.zeros(n_blocks * n_blocks)
     for s in range(n_blocks):
         for b in prange(n_blocks):
             blk = b * n_blocks + (b + s) % n_blocks
-            start, end = block_ptr[blk], block_ptr[blk + 1]
             sse = 0.0
-            for t in range(start, end):
+            for t in range(block_ptr[blk], block_ptr[blk + 1]):
                 u = users[t]
                 i = items[t]
                 dot = np.float32(0.0)
@@ -131,15 +134,30 @@ def svdpp_epoch(
                 for f in range(k):
                     puf = P[u, f]
                     qif = Q[i, f]
-                    G_cur[u, f] += err * qif
+                    G[u, f] += err * qif
                     P[u, f] = puf + lr_pu * (err * qif - reg_pu * puf)
                     Q[i, f] = qif + lr_qi * (err * (puf + Z[u, f]) - reg_qi * qif)
-            for t in range(start, end):
-                u = users[t]
-                j = items[t]
-                d = decay[u]
-                step = lr_yj * norm[u]
-                for f in range(k):
-                    Y[j, f] = Y[j, f] * d + step * G_prev[u, f]
             block_sse[blk] = sse
     return block_sse.sum()
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def svdpp_update_y(indptr, indices, Y, G, norm, lr_yj, reg_yj):
+    """Apply the epoch's implicit-term gradient to every ``y_j`` (CSC by item).
+
+    ``y_j += lr_yj * (mean_{u in N(j)} norm_u * G[u] - reg_yj * y_j)``: the gradient of
+    the users who rated ``j`` is averaged, not summed, so one step stays stable for
+    items rated by thousands of users (a summed batch step diverges for them).
+    """
+    k = Y.shape[1]
+    for j in prange(indptr.shape[0] - 1):
+        start, end = indptr[j], indptr[j + 1]
+        if end == start:
+            continue
+        inv = np.float32(1.0 / (end - start))
+        for f in range(k):
+            acc = np.float32(0.0)
+            for t in range(start, end):
+                u = indices[t]
+                acc += norm[u] * G[u, f]
+            Y[j, f] += lr_yj * (acc * inv - reg_yj * Y[j, f])

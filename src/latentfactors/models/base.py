@@ -127,9 +127,7 @@ class FactorModel:
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
         }
-        args = ", ".join(
-            f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v
-        )
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v)
         return f"{type(self).__name__}({args})"
 
     def _check_params(self) -> None:  # pragma: no cover - abstract

@@ -1,0 +1,136 @@
+"""The SGD kernels equal their NumPy twins and give the same result on 1 and 2 threads."""
+
+import numba
+import numpy as np
+import pytest
+
+from latentfactors.data import make_synthetic
+from latentfactors.kernels import sgd
+from latentfactors.models.svd import stratify
+
+from . import reference_sgd as ref
+
+RATES = {"bu": 0.01, "bi": 0.012, "pu": 0.02, "qi": 0.018, "yj": 0.007}
+REGS = {"bu": 0.02, "bi": 0.03, "pu": 0.05, "qi": 0.06, "yj": 0.04}
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_synthetic(40, 30, 500, rank=3, seed=5).interactions
+
+
+@pytest.fixture
+def one_thread():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+def factors(data, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    P = (rng.standard_normal((data.n_users, k)) * 0.1).astype(np.float32)
+    Q = (rng.standard_normal((data.n_items, k)) * 0.1).astype(np.float32)
+    return P, Q
+
+
+def test_splitmix_matches_reference():
+    from latentfactors.kernels._rng import splitmix64
+
+    for x in (0, 1, 12345, 2**63 + 7):
+        assert int(splitmix64(np.uint64(x))) == ref.splitmix64(x)
+
+
+def test_shuffle_matches_reference_and_permutes(small):
+    nb = 4
+    block_ptr, u, i, r = stratify(small, nb, seed=3)
+    u2, i2, r2 = u.copy(), i.copy(), r.copy()
+    sgd.shuffle_blocks(block_ptr, u, i, r, 99, 2)
+    ref.shuffle_blocks(block_ptr, u2, i2, r2, 99, 2)
+    assert np.array_equal(u, u2) and np.array_equal(i, i2) and np.array_equal(r, r2)
+    # a permutation within each block
+    for b in range(nb * nb):
+        s, e = block_ptr[b], block_ptr[b + 1]
+        _, u0, i0, _ = stratify(small, nb, seed=3)
+        assert sorted(zip(u[s:e], i[s:e])) == sorted(zip(u0[s:e], i0[s:e]))
+
+
+def test_svd_epoch_matches_reference(small, one_thread):
+    nb = 3
+    block_ptr, u, i, r = stratify(small, nb, seed=1)
+    P, Q = factors(small)
+    bu = np.zeros(small.n_users, np.float32)
+    bi = np.zeros(small.n_items, np.float32)
+    P2, Q2, bu2, bi2 = P.copy(), Q.copy(), bu.copy(), bi.copy()
+    mu = np.float32(small.global_mean)
+    f = {k: np.float32(v) for k, v in RATES.items()}
+    g = {k: np.float32(v) for k, v in REGS.items()}
+    for _ in range(2):
+        sse = sgd.svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, mu, f["bu"], f["bi"], f["pu"],
+                            f["qi"], g["bu"], g["bi"], g["pu"], g["qi"], True, nb)  # fmt: skip
+        sse2 = ref.svd_epoch(block_ptr, u, i, r, P2, Q2, bu2, bi2, mu, f, g, True, nb)
+        assert sse == pytest.approx(sse2, rel=1e-4)
+    np.testing.assert_allclose(P, P2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(Q, Q2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bu, bu2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bi, bi2, rtol=1e-4, atol=1e-6)
+
+
+def test_svd_epoch_unbiased_leaves_biases(small, one_thread):
+    block_ptr, u, i, r = stratify(small, 2, seed=1)
+    P, Q = factors(small)
+    bu = np.zeros(small.n_users, np.float32)
+    bi = np.zeros(small.n_items, np.float32)
+    lr, reg = np.float32(0.01), np.float32(0.02)
+    sgd.svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, np.float32(3), lr, lr, lr, lr, reg, reg, reg,
+                  reg, False, 2)  # fmt: skip
+    assert not bu.any() and not bi.any()
+
+
+def test_svdpp_kernels_match_reference(small, one_thread):
+    nb = 3
+    block_ptr, u, i, r = stratify(small, nb, seed=2)
+    P, Q = factors(small, seed=1)
+    Y = factors(small, seed=2)[1]
+    csr = small.csr
+    Z = np.zeros_like(P)
+    sgd.svdpp_implicit_sums(csr.indptr, csr.indices, Y, Z)
+    np.testing.assert_allclose(Z, ref.svdpp_implicit_sums(csr.indptr, csr.indices, Y), rtol=1e-5)
+    G = np.zeros_like(P)
+    bu = np.zeros(small.n_users, np.float32)
+    bi = np.zeros(small.n_items, np.float32)
+    norm = (1 / np.sqrt(small.user_counts)).astype(np.float32)
+    mu = np.float32(small.global_mean)
+    f = {k: np.float32(v) for k, v in RATES.items()}
+    g = {k: np.float32(v) for k, v in REGS.items()}
+    P2, Q2, Z2, G2, bu2, bi2 = (a.copy() for a in (P, Q, Z, G, bu, bi))
+    sse = sgd.svdpp_epoch(block_ptr, u, i, r, P, Q, Z, G, bu, bi, mu, f["bu"], f["bi"], f["pu"],
+                          f["qi"], g["bu"], g["bi"], g["pu"], g["qi"], nb)  # fmt: skip
+    sse2 = ref.svdpp_epoch(block_ptr, u, i, r, P2, Q2, Z2, G2, bu2, bi2, mu, f, g, nb)
+    assert sse == pytest.approx(sse2, rel=1e-4)
+    for got, want in zip((P, Q, G, bu, bi), (P2, Q2, G2, bu2, bi2)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    csc = small.csc
+    Y2 = Y.copy()
+    sgd.svdpp_update_y(csc.indptr, csc.indices, Y, G, norm, f["yj"], g["yj"])
+    ref.svdpp_update_y(csc.indptr, csc.indices, Y2, G, norm, f["yj"], g["yj"])
+    np.testing.assert_allclose(Y, Y2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_name", ["SVD", "SVDpp", "Baseline-sgd"])
+def test_same_seed_same_model_on_1_and_2_threads(model_name):
+    from latentfactors.models import SVD, Baseline, SVDpp
+
+    data = make_synthetic(300, 200, 6000, seed=1).interactions
+    make = {
+        "SVD": lambda n: SVD(n_factors=8, n_epochs=4, n_threads=n, random_state=11),
+        "SVDpp": lambda n: SVDpp(n_factors=8, n_epochs=4, n_threads=n, random_state=11),
+        "Baseline-sgd": lambda n: Baseline(method="sgd", n_threads=n, random_state=11),
+    }[model_name]
+    one, two = make(1).fit(data), make(2).fit(data)
+    for attr in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        assert np.array_equal(getattr(one, attr), getattr(two, attr)), attr
+    other = make(2).set_params(random_state=12).fit(data)
+    assert (
+        not np.array_equal(one.item_factors_, other.item_factors_) or model_name == "Baseline-sgd"
+    )

@@ -1,0 +1,234 @@
+"""One behavioural suite that every model passes (later models join through MODELS)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from latentfactors import DataError, Interactions, InvalidParameterError, NotFittedError
+from latentfactors.data import make_synthetic, random_split
+from latentfactors.models import SVD, Baseline, Callback, EarlyStopping, SVDpp
+
+# name -> (factory of a small, fast model with a seed; max test RMSE / noise on planted data)
+MODELS = {
+    "SVD": (lambda: SVD(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.25),
+    "SVDpp": (lambda: SVDpp(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.3),
+    "Baseline": (lambda: Baseline(random_state=0), None),
+}
+
+
+def _register_optional():
+    try:
+        from latentfactors.models.als import ALS
+
+        MODELS["ALS"] = (lambda: ALS(n_factors=8, n_epochs=10, random_state=0), 1.3)
+    except ImportError:
+        pass
+    try:
+        from latentfactors.models.nmf import NMF
+
+        MODELS["NMF"] = (lambda: NMF(n_factors=8, n_epochs=60, random_state=0), None)
+    except ImportError:
+        pass
+    try:
+        from latentfactors.models.truncated_svd import TruncatedSVD
+
+        MODELS["TruncatedSVD"] = (lambda: TruncatedSVD(n_factors=5, random_state=0), None)
+    except ImportError:
+        pass
+
+
+_register_optional()
+NAMES = sorted(MODELS)
+NOISE = 0.3
+
+
+@pytest.fixture(scope="module")
+def planted():
+    syn = make_synthetic(500, 300, 30_000, rank=5, noise=NOISE, seed=0)
+    train, test = random_split(syn.interactions, 0.2, seed=0)
+    return syn, train, test
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    _, train, _ = planted
+    return {name: MODELS[name][0]().fit(train) for name in NAMES}
+
+
+def rmse(model, data):
+    pred = model.predict(data.users.ids(data.user_ids), data.items.ids(data.item_ids))
+    return float(np.sqrt(np.mean((pred - data.values) ** 2)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_learned_state(name, fitted, planted):
+    _, train, _ = planted
+    model = fitted[name]
+    assert model.users_ is train.users and model.items_ is train.items
+    k = model.item_factors_.shape[1]
+    assert model.user_factors_.shape == (train.n_users, k)
+    assert model.item_factors_.shape == (train.n_items, k)
+    for attr in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        arr = getattr(model, attr)
+        assert arr.dtype == np.float32 and arr.flags.c_contiguous, attr
+        assert np.isfinite(arr).all(), attr
+    assert model.user_bias_.shape == (train.n_users,)
+    assert model.global_mean_ == pytest.approx(train.global_mean)
+    assert len(model.history_["epoch"]) >= 1
+    assert model.random_state_ == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_accuracy_on_planted_factors(name, fitted, planted):
+    _, train, test = planted
+    model = fitted[name]
+    limit = MODELS[name][1]
+    got = rmse(model, test)
+    global_mean = float(np.sqrt(np.mean((test.values - train.global_mean) ** 2)))
+    assert got < 0.95 * global_mean, f"{name}: {got:.3f} vs global mean {global_mean:.3f}"
+    if limit is not None:
+        assert got < limit * NOISE, f"{name}: test RMSE {got:.3f} vs noise {NOISE}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_predict_raw_ids_clip_and_fallback(name, fitted, planted):
+    _, train, _ = planted
+    model = fitted[name]
+    users = train.users.raw[:5]
+    items = train.items.raw[:5]
+    pred = model.predict(users, items)
+    assert pred.shape == (5,) and pred.dtype == np.float64
+    lo, hi = train.rating_scale
+    assert (pred >= lo).all() and (pred <= hi).all()
+    assert model.predict_one(users[0], items[0]) == pytest.approx(pred[0])
+    # unknown ids fall back to mean + known bias, and say so
+    pred2, fallback = model.predict([users[0], -1, -1], [-7, items[0], -7], return_mask=True)
+    assert fallback.tolist() == [True, True, True]
+    mu = model.global_mean_
+    assert pred2[0] == pytest.approx(np.clip(mu + model.user_bias_[0], lo, hi), abs=1e-5)
+    assert pred2[1] == pytest.approx(np.clip(mu + model.item_bias_[0], lo, hi), abs=1e-5)
+    assert pred2[2] == pytest.approx(np.clip(mu, lo, hi))
+    # scalar broadcast
+    assert model.predict(users[0], items[:3]).shape == (3,)
+    with pytest.raises(DataError, match="same length: 2 != 3"):
+        model.predict(users[:2], items[:3])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_not_fitted(name):
+    model = MODELS[name][0]()
+    with pytest.raises(
+        NotFittedError,
+        match=f"this {type(model).__name__} is not fitted yet; "
+        r"call fit\(train\) before predict\(\)",
+    ):
+        model.predict([1], [1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_round_trip(name):
+    model = MODELS[name][0]()
+    params = model.get_params()
+    assert json.loads(json.dumps(params)) == params
+    clone = model.clone()
+    assert type(clone) is type(model) and clone.get_params() == params
+    assert not hasattr(clone, "item_factors_")
+    assert model.set_params(random_state=5) is model and model.random_state == 5
+    with pytest.raises(
+        InvalidParameterError,
+        match=f"{type(model).__name__} has no parameter 'bogus'; valid parameters: ",
+    ):
+        model.set_params(bogus=1)
+    assert type(model).__name__ in repr(model)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_parameter_values(name, planted):
+    _, train, _ = planted
+    model = MODELS[name][0]()
+    bad = "n_factors" if "n_factors" in model.get_params() else "n_epochs"
+    model.set_params(**{bad: -3})
+    with pytest.raises(
+        InvalidParameterError,
+        match=f"{type(model).__name__}: {bad}=-3 is invalid; expected an integer",
+    ):
+        model.fit(train)
+    model = MODELS[name][0]().set_params(random_state="seed")
+    with pytest.raises(InvalidParameterError, match="random_state='seed' is invalid"):
+        model.fit(train)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_data(name):
+    model = MODELS[name][0]()
+    with pytest.raises(DataError, match=r"fit expects an Interactions container, got DataFrame"):
+        import pandas as pd
+
+        model.fit(pd.DataFrame({"user": [1], "item": [1]}))
+    implicit = Interactions.from_arrays([1, 2], [1, 2])
+    with pytest.raises(DataError, match="learns from explicit ratings but the data is implicit"):
+        model.fit(implicit)
+    empty = Interactions.from_arrays([1], [1], ratings=[3.0]).subset(np.array([], dtype=int))
+    with pytest.raises(DataError, match=r"got empty training data \(0 interactions\)"):
+        model.fit(empty)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_model(name, planted):
+    _, train, _ = planted
+    a = MODELS[name][0]().fit(train)
+    b = MODELS[name][0]().fit(train)
+    assert np.array_equal(a.user_factors_, b.user_factors_)
+    assert np.array_equal(a.item_bias_, b.item_bias_)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_does_not_mutate_input(name, planted):
+    _, train, _ = planted
+    before = (train.user_ids.copy(), train.item_ids.copy(), train.values.copy())
+    MODELS[name][0]().fit(train)
+    assert all(np.array_equal(x, y) for x, y in zip(before, train.coo()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_callbacks_and_history(name, planted):
+    _, train, test = planted
+    model = MODELS[name][0]()
+    seen = []
+
+    class Recorder(Callback):
+        def on_fit_start(self, model, n_epochs):
+            seen.append(("start", n_epochs))
+
+        def on_epoch_end(self, model, info):
+            seen.append(("epoch", info["epoch"], info["val_rmse"] is not None))
+
+        def on_fit_end(self, model):
+            seen.append(("end",))
+
+    model.fit(train, validation=test, callbacks=[Recorder()])
+    n = len(model.history_["epoch"])
+    assert seen[0][0] == "start" and seen[-1] == ("end",)
+    assert [s[1] for s in seen if s[0] == "epoch"] == list(range(1, n + 1))
+    assert all(s[2] for s in seen if s[0] == "epoch")
+    assert model.history_["val_rmse"][-1] == pytest.approx(rmse(model, test), rel=1e-3)
+    if model.iterative:
+        stopped = MODELS[name][0]().fit(train, callbacks=lambda m, info: info["epoch"] == 2)
+        assert len(stopped.history_["epoch"]) == 2
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if MODELS[n][0]().iterative])
+def test_early_stopping_restores_best(name, planted):
+    _, train, test = planted
+    model = MODELS[name][0]().set_params(n_epochs=60)
+    early = EarlyStopping(patience=2)
+    model.fit(train, validation=test, callbacks=[early])
+    hist = model.history_["val_rmse"]
+    best = int(np.argmin(hist))
+    assert model.best_epoch_ == best + 1
+    assert rmse(model, test) == pytest.approx(hist[best], rel=1e-3)
+    with pytest.raises(InvalidParameterError, match="pass validation= to fit"):
+        MODELS[name][0]().fit(train, callbacks=[EarlyStopping()])
