@@ -46,6 +46,10 @@ _LAZY = {
     "SVDpp": "latentfactors.models",
     "Callback": "latentfactors.models",
     "EarlyStopping": "latentfactors.models",
+    "ImplicitALS": "latentfactors.models",
+    "BPR": "latentfactors.models",
+    "ranking_metrics": "latentfactors.evaluation",
+    "rmse_mae": "latentfactors.evaluation",
 }
 
 __all__ = [
@@ -92,4 +96,14 @@ if TYPE_CHECKING:  # pragma: no cover
         time_split,
         user_split,
     )
-    from .models import SVD, Baseline, Callback, EarlyStopping, FactorModel, SVDpp
+    from .evaluation import ranking_metrics, rmse_mae
+    from .models import (
+        BPR,
+        SVD,
+        Baseline,
+        Callback,
+        EarlyStopping,
+        FactorModel,
+        ImplicitALS,
+        SVDpp,
+    )

@@ -22,6 +22,8 @@ from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary, _as_id_array
 from ..exceptions import DataError, InvalidParameterError, NotFittedError
 from .callbacks import Callback, as_callbacks
+from .foldin import FoldInMixin
+from .recommend import RecommendMixin
 
 __all__ = ["FactorModel", "Trainer"]
 
@@ -81,7 +83,7 @@ def rowwise_dot(A: np.ndarray, B: np.ndarray, rows_a: np.ndarray, rows_b: np.nda
     return out
 
 
-class FactorModel:
+class FactorModel(RecommendMixin, FoldInMixin):
     """Base class of every latentfactors model (scikit-learn's estimator contract).
 
     Subclasses declare their hyperparameters as keyword arguments of ``__init__``, store
@@ -186,10 +188,12 @@ class FactorModel:
         self.global_mean_ = float(data.global_mean)
         self.rating_scale_ = data.rating_scale
         self.n_train_ = len(data)
+        self.user_items_ = data.csr  # what each user interacted with (shares data's arrays)
         val = self._validation_rows(validation)
         n_epochs = int(getattr(self, "n_epochs", 1)) if self.iterative else 1
+        loss_key, val_key = self._history_keys()
         self.history_: dict[str, list[Any]] = {
-            "epoch": [], "train_rmse": [], "val_rmse": [], "seconds": [],
+            "epoch": [], loss_key: [], val_key: [], "seconds": [],
         }  # fmt: skip
         self._fitting = True
         with _limit_threads(getattr(self, "n_threads", None)):
@@ -198,18 +202,15 @@ class FactorModel:
                 cb.on_fit_start(self, n_epochs)
             for epoch in range(n_epochs):
                 t0 = time.perf_counter()
-                train_rmse = float(self._trainer.epoch(epoch))
+                loss = float(self._trainer.epoch(epoch))
                 seconds = time.perf_counter() - t0
-                val_rmse = self._validation_rmse(val) if val is not None else None
-                for key, value in (
-                    ("epoch", epoch + 1), ("train_rmse", train_rmse),
-                    ("val_rmse", val_rmse), ("seconds", seconds),
-                ):  # fmt: skip
-                    self.history_[key].append(value)
+                val_score = self._validation_score(val) if val is not None else None
                 info = {
-                    "epoch": epoch + 1, "n_epochs": n_epochs, "train_rmse": train_rmse,
-                    "val_rmse": val_rmse, "seconds": seconds,
+                    "epoch": epoch + 1, "n_epochs": n_epochs, loss_key: loss,
+                    val_key: val_score, "seconds": seconds,
                 }  # fmt: skip
+                for key in self.history_:
+                    self.history_[key].append(info[key])
                 stop = [bool(cb.on_epoch_end(self, info)) for cb in cbs]
                 if any(stop):
                     break
@@ -236,7 +237,14 @@ class FactorModel:
     def _restore(self, snap: dict[str, Any]) -> None:
         self._trainer.restore(snap)
 
+    def _history_keys(self) -> tuple[str, str]:
+        """Names of the per-epoch training loss and validation metric."""
+        if self.data_kind == "explicit":
+            return "train_rmse", "val_rmse"
+        return "train_loss", "val_ndcg@10"
+
     def _validation_rows(self, validation: Interactions | None):
+        """Validation rows in the model's inner ids (unknown users / items dropped)."""
         if validation is None:
             return None
         if not isinstance(validation, Interactions):
@@ -244,22 +252,45 @@ class FactorModel:
                 f"validation must be an Interactions container, got {type(validation).__name__}"
             )
         if validation.users is self.users_ and validation.items is self.items_:
-            return validation.user_ids, validation.item_ids, validation.values
-        u = self.users_.index(validation.users.raw, missing="ignore")[validation.user_ids]
-        i = self.items_.index(validation.items.raw, missing="ignore")[validation.item_ids]
-        keep = (u >= 0) & (i >= 0)
-        if not keep.any():
-            raise DataError("no validation row has a user and an item seen in training")
-        return u[keep], i[keep], validation.values[keep]
+            u, i, r = validation.user_ids, validation.item_ids, validation.values
+        else:
+            u = self.users_.index(validation.users.raw, missing="ignore")[validation.user_ids]
+            i = self.items_.index(validation.items.raw, missing="ignore")[validation.item_ids]
+            keep = (u >= 0) & (i >= 0)
+            if not keep.any():
+                raise DataError("no validation row has a user and an item seen in training")
+            u, i, r = u[keep], i[keep], validation.values[keep]
+        if self.data_kind == "explicit":
+            return u, i, r
+        import scipy.sparse as sp
 
-    def _validation_rmse(self, val) -> float:
-        u, i, r = val
+        mat = sp.csr_matrix(
+            (np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(self.users_), len(self.items_))
+        )
+        mat.sum_duplicates()
+        rows = np.flatnonzero(np.diff(mat.indptr) > 0)
+        sub = mat[rows]
+        sub.sort_indices()
+        return rows, sub.indptr, sub.indices
+
+    def _trainer_state(self) -> dict[str, Any]:
         arr = self._trainer.arrays()
-        pred = self._score_inner(
-            u, i, self._trainer.user_vectors(), arr["item_factors"], arr["user_bias"],
-            arr["item_bias"],
-        )  # fmt: skip
-        return float(np.sqrt(np.mean((pred - r) ** 2)))
+        return {
+            "U": self._trainer.user_vectors(), "Q": arr["item_factors"],
+            "bu": arr["user_bias"], "bi": arr["item_bias"], "mu": self.global_mean_,
+        }  # fmt: skip
+
+    def _validation_score(self, val) -> float:
+        state = self._trainer_state()
+        if self.data_kind == "explicit":
+            u, i, r = val
+            pred = self._score_inner(u, i, state["U"], state["Q"], state["bu"], state["bi"])
+            return float(np.sqrt(np.mean((pred - r) ** 2)))
+        from ..evaluation.metrics import ranking_from_lists
+
+        rows, indptr, indices = val
+        top, _ = self._top_n(rows, 10, True, None, None, state=state)
+        return ranking_from_lists(top, indptr, indices, 10)["ndcg@10"]
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self, method: str) -> None:

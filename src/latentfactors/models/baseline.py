@@ -74,6 +74,14 @@ class Baseline(FactorModel):
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         return _BaselineTrainer(self, data, seed)
 
+    def _fold_in_penalties(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        # the ALS bias step: b_u = sum(r - mu - b_i) / (reg_u + n_u)
+        if self.method == "als":
+            lam = np.full(len(counts), float(self.reg_u))
+        else:
+            lam = float(self.reg) * np.maximum(counts, 1).astype(np.float64)
+        return lam, lam, True
+
 
 class _BaselineTrainer(Trainer):
     def __init__(self, model: Baseline, data: Interactions, seed: int) -> None:

@@ -47,10 +47,12 @@ class EarlyStopping(Callback):
         Smallest change that counts as an improvement.
     restore_best : bool
         Put back the factors of the best epoch when training ends.
-    monitor : str
-        Key of the epoch ``info`` to watch (default ``"val_rmse"``; lower is better).
-    mode : {"min", "max"}
-        Whether lower or higher values of ``monitor`` are better.
+    monitor : str, optional
+        Key of the epoch ``info`` to watch. Default: the fit's validation metric
+        (``"val_rmse"`` for explicit models, ``"val_ndcg@10"`` for implicit ones).
+    mode : {"min", "max"}, optional
+        Whether lower or higher values are better; default "min" for errors (rmse,
+        mae, loss) and "max" otherwise.
 
     Examples
     --------
@@ -68,14 +70,14 @@ class EarlyStopping(Callback):
         patience: int = 3,
         min_delta: float = 0.0,
         restore_best: bool = True,
-        monitor: str = "val_rmse",
-        mode: str = "min",
+        monitor: str | None = None,
+        mode: str | None = None,
     ) -> None:
         if not isinstance(patience, int) or patience < 1:
             raise InvalidParameterError(
                 f"EarlyStopping: patience={patience!r} is invalid; expected an integer >= 1"
             )
-        if mode not in ("min", "max"):
+        if mode not in ("min", "max", None):
             raise InvalidParameterError(
                 f"EarlyStopping: mode={mode!r} is invalid; expected 'min' or 'max'"
             )
@@ -92,17 +94,19 @@ class EarlyStopping(Callback):
         self._snap: dict[str, Any] | None = None
 
     def on_epoch_end(self, model: Any, info: dict[str, Any]) -> bool:
-        value = info.get(self.monitor)
+        monitor = self.monitor or next((k for k in info if k.startswith("val_")), "val_rmse")
+        mode = self.mode or ("min" if any(w in monitor for w in ("rmse", "mae", "loss")) else "max")
+        value = info.get(monitor)
         if value is None:
             raise InvalidParameterError(
-                f"EarlyStopping monitors {self.monitor!r}, which this fit does not report; "
+                f"EarlyStopping monitors {monitor!r}, which this fit does not report; "
                 "pass validation= to fit (or monitor one of: "
                 f"{', '.join(k for k, v in info.items() if v is not None)})"
             )
         better = (
             self.best is None
-            or (self.mode == "min" and value < self.best - self.min_delta)
-            or (self.mode == "max" and value > self.best + self.min_delta)
+            or (mode == "min" and value < self.best - self.min_delta)
+            or (mode == "max" and value > self.best + self.min_delta)
         )
         if better:
             self.best, self.best_epoch, self.wait = value, info["epoch"], 0

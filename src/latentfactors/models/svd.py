@@ -10,7 +10,13 @@ from .._validation import check_bool, check_float, check_int, check_seed
 from ..data.interactions import Interactions
 from .base import FactorModel, Trainer
 
-__all__ = ["SVD", "resolve_rates", "stratify"]
+__all__ = ["SVD", "item_groups", "resolve_rates", "stratify"]
+
+
+def item_groups(n_items: int, n_blocks: int, seed: int) -> np.ndarray:
+    """The item group of every item used by :func:`stratify` for this seed."""
+    rng = np.random.default_rng([seed, 8])
+    return (rng.permutation(n_items) % n_blocks).astype(np.int64)
 
 
 def stratify(
@@ -23,7 +29,7 @@ def stratify(
     """
     rng = np.random.default_rng([seed, 7])
     ugroup = (rng.permutation(data.n_users) % n_blocks).astype(np.int64)
-    igroup = (rng.permutation(data.n_items) % n_blocks).astype(np.int64)
+    igroup = item_groups(data.n_items, n_blocks, seed)
     block = ugroup[data.user_ids] * n_blocks + igroup[data.item_ids]
     order = np.argsort(block, kind="stable")
     counts = np.bincount(block, minlength=n_blocks * n_blocks)

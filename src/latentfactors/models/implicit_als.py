@@ -1,0 +1,266 @@
+"""`ImplicitALS`: weighted ALS for implicit feedback (Hu, Koren and Volinsky 2008)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_choice, check_float, check_int, check_seed
+from ..data.interactions import Interactions
+from .base import FactorModel, Trainer
+from .recommend import Explanation
+
+__all__ = ["ImplicitALS", "ImplicitModel"]
+
+
+class ImplicitModel(FactorModel):
+    """Shared data handling of implicit-feedback models.
+
+    They learn from implicit data (play counts, clicks; 1.0 when no weight was given),
+    and also from explicit ratings: as confidences (default) or, with ``threshold``,
+    binarized: only ratings ``>= threshold`` count, each as one interaction.
+    """
+
+    data_kind = "any"
+
+    def _check_data(self, train: Any) -> Interactions:
+        data = super()._check_data(train)
+        return data
+
+    def _implicit_view(self, data: Interactions) -> Interactions:
+        """The interactions that count as positives, with their raw strength as values."""
+        threshold = getattr(self, "threshold", None)
+        if threshold is None:
+            return data
+        keep = data.values >= threshold
+        if not keep.any():
+            from ..exceptions import DataError
+
+            raise DataError(
+                f"{type(self).__name__}: no interaction reaches threshold={threshold} "
+                f"(values range {data.values.min():g}..{data.values.max():g})"
+            )
+        out = data.subset(keep)
+        out.values = np.ones(len(out), dtype=np.float32)
+        return out
+
+    def _score_inner(self, u, i, user_vecs, item_factors, user_bias, item_bias) -> np.ndarray:
+        from .base import rowwise_dot
+
+        return rowwise_dot(user_vecs, item_factors, u, i) + item_bias[i]
+
+    def predict(self, users: Any, items: Any, *, clip: bool = False, return_mask: bool = False):
+        """Preference scores (not ratings) for pairs of raw ids; 0 for unknown pairs."""
+        return super().predict(users, items, clip=False, return_mask=return_mask)
+
+
+def confidence(values: np.ndarray, scheme: str, alpha: float, epsilon: float) -> np.ndarray:
+    """``1 + alpha * r`` (linear) or ``1 + alpha * log(1 + r / epsilon)`` (log), float32."""
+    v = values.astype(np.float64)
+    if scheme == "linear":
+        c = 1.0 + alpha * v
+    else:
+        c = 1.0 + alpha * np.log1p(v / epsilon)
+    return c.astype(np.float32)
+
+
+class ImplicitALS(ImplicitModel):
+    """Weighted ALS for implicit feedback: every user-item cell is fitted, observed ones
+    with preference 1 and confidence ``c_ui``, the rest with preference 0 and confidence 1.
+
+    Each epoch solves all item rows, then all user rows, in parallel; rows are solved
+    by a few warm-started conjugate-gradient steps (default, as in the ``implicit``
+    library) or exactly (``solver="cholesky"``). Scores are ``x_u . y_i``.
+
+    Parameters
+    ----------
+    n_factors : int, default 64
+    n_epochs : int, default 15
+    reg : float, default 1.0
+        L2 regularization ``lambda`` (not scaled by counts).
+    alpha : float, default 1.0
+        Confidence scale: ``c = 1 + alpha * r`` or ``1 + alpha * log(1 + r / epsilon)``.
+    confidence : {"log", "linear"}, default "log"
+        The log scale (Hu et al.'s second proposal) keeps play counts in the
+        hundreds of thousands from swamping everything else; on MovieLens 100K and
+        Last.fm 2K it ranked as well as or better than linear confidences.
+    epsilon : float, default 1.0
+        Scale inside the log confidence.
+    solver : {"cg", "cholesky"}, default "cg"
+    cg_steps : int, default 3
+    threshold : float, optional
+        Binarize explicit ratings: keep those ``>= threshold`` as interactions of
+        strength 1. None uses the values themselves as strengths.
+    init_std : float, default 0.01
+    compute_loss : bool, default False
+        Record the full training objective every epoch (costs about one extra pass).
+    n_threads, random_state
+        As in every model.
+
+    Examples
+    --------
+    >>> from latentfactors.data import make_synthetic
+    >>> data = make_synthetic(300, 200, 6000, implicit=True, seed=0).interactions
+    >>> model = ImplicitALS(n_factors=8, random_state=0).fit(data)
+    >>> items, scores = model.recommend(data.users.raw[0], n=3)
+    >>> len(items)
+    3
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 64,
+        n_epochs: int = 15,
+        reg: float = 1.0,
+        alpha: float = 1.0,
+        *,
+        confidence: str = "log",
+        epsilon: float = 1.0,
+        solver: str = "cg",
+        cg_steps: int = 3,
+        threshold: float | None = None,
+        init_std: float = 0.01,
+        compute_loss: bool = False,
+        n_threads: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.reg = reg
+        self.alpha = alpha
+        self.confidence = confidence
+        self.epsilon = epsilon
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.threshold = threshold
+        self.init_std = init_std
+        self.compute_loss = compute_loss
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        name = "ImplicitALS"
+        check_int(name, "n_factors", self.n_factors, 1)
+        check_int(name, "n_epochs", self.n_epochs, 1)
+        check_float(name, "reg", self.reg, 0.0)
+        check_float(name, "alpha", self.alpha, 0.0)
+        check_choice(name, "confidence", self.confidence, ("linear", "log"))
+        check_float(name, "epsilon", self.epsilon, 0.0, low_open=True)
+        check_choice(name, "solver", self.solver, ("cg", "cholesky"))
+        check_int(name, "cg_steps", self.cg_steps, 1)
+        check_float(name, "threshold", self.threshold, allow_none=True)
+        check_float(name, "init_std", self.init_std, 0.0)
+        check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
+        check_seed(name, "random_state", self.random_state)
+
+    def _conf(self, values: np.ndarray) -> np.ndarray:
+        return confidence(values, self.confidence, float(self.alpha), float(self.epsilon))
+
+    def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
+        return _IALSTrainer(self, self._implicit_view(data), seed)
+
+    def _adopt(self, trainer: Trainer) -> None:
+        super()._adopt(trainer)
+        self.global_mean_ = 0.0
+        self.rating_scale_ = None
+
+    # -------------------------------------------------------------- fold-in, explain
+    def _gram(self) -> np.ndarray:
+        Y = self.item_factors_
+        return (Y.T @ Y + float(self.reg) * np.eye(Y.shape[1], dtype=np.float32)).astype(np.float32)
+
+    def _fold_in_solve(self, csr):
+        """The exact ALS user update against the final item factors."""
+        from ..kernels.ials import ials_solve_rows
+
+        view = self._implicit_view_csr(csr)
+        X = ials_solve_rows(
+            view.indptr.astype(np.int64), view.indices.astype(np.int32), self._conf(view.data),
+            self.item_factors_, self._gram(),
+        )  # fmt: skip
+        return X, X, np.zeros(csr.shape[0], dtype=np.float32)
+
+    def explain(self, user: Any, item: Any) -> Explanation:
+        """Contributions of the user's past items to the score (as ``implicit``'s explain).
+
+        With ``W = (Y^T C_u Y + reg I)^-1``, past item ``j`` contributes
+        ``c_uj * y_i^T W y_j``; the parts add up to ``x_u . y_i`` for the user vector
+        solved exactly against the final item factors (equal to the model's own score
+        with ``solver="cholesky"``, close to it with CG).
+        """
+        import pandas as pd
+
+        self._check_fitted("explain")
+        u = self._user_inner(user)
+        i = int(self.items_.index([item])[0])
+        row = self.user_items_[u]
+        view = self._implicit_view_csr(row)
+        Y = self.item_factors_.astype(np.float64)
+        conf = self._conf(view.data).astype(np.float64)
+        Yu = Y[view.indices]
+        A = self._gram().astype(np.float64) + (Yu.T * (conf - 1.0)) @ Yu
+        w = np.linalg.solve(A, Y[i])
+        contrib = conf * (Yu @ w)
+        parts = pd.DataFrame(
+            {"kind": "item", "name": self.items_.ids(view.indices), "contribution": contrib}
+        )
+        parts = parts.iloc[np.argsort(-np.abs(contrib), kind="stable")].reset_index(drop=True)
+        model_score = float(self._user_vectors[u] @ self.item_factors_[i])
+        return Explanation(
+            user, item, float(contrib.sum()), parts,
+            note=f"model score {model_score:.4f}; parts sum to the exact solve",
+        )  # fmt: skip
+
+    def _implicit_view_csr(self, csr):
+        """Rows of a CSR as the model sees them (binarized when ``threshold`` is set)."""
+        if self.threshold is None:
+            return csr
+        out = csr.copy()
+        out.data = (out.data >= self.threshold).astype(np.float32)
+        out.eliminate_zeros()
+        return out
+
+
+class _IALSTrainer(Trainer):
+    def __init__(self, model: ImplicitALS, data: Interactions, seed: int) -> None:
+        from ..kernels import ials
+
+        self.k = ials
+        rng = np.random.default_rng(seed)
+        f = int(model.n_factors)
+        self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
+        self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        csr, csc = data.csr, data.csc
+        self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
+        self.u_conf = model._conf(csr.data)
+        self.i_ptr, self.i_idx = csc.indptr.astype(np.int64), csc.indices
+        self.i_conf = model._conf(csc.data)
+        self.reg = np.float32(model.reg)
+        self.solver = model.solver
+        self.cg_steps = int(model.cg_steps)
+        self.compute_loss = bool(model.compute_loss)
+        self.eye = np.eye(f, dtype=np.float32) * self.reg
+        self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
+        self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
+
+    def _half(self, ptr, idx, conf, X, Y) -> None:
+        YtY = Y.T @ Y + self.eye
+        if self.solver == "cg":
+            self.k.ials_cg_step(ptr, idx, conf, X, Y, YtY, self.cg_steps)
+        else:
+            self.k.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
+
+    def epoch(self, epoch: int) -> float:
+        # items first, then users: the final user factors are the exact (or CG) solve
+        # against the final item factors, which is what fold-in computes for new users
+        self._half(self.i_ptr, self.i_idx, self.i_conf, self.Y, self.X)
+        self._half(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y)
+        if not self.compute_loss:
+            return float("nan")
+        return float(self.k.ials_loss(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y,
+                                      float(self.reg)))  # fmt: skip
+
+    def arrays(self) -> dict[str, Any]:
+        return {"user_factors": self.X, "item_factors": self.Y, "user_bias": self.zeros_u,
+                "item_bias": self.zeros_i}  # fmt: skip
