@@ -9,13 +9,23 @@ import pytest
 
 from latentfactors import DataError, Interactions, InvalidParameterError, NotFittedError
 from latentfactors.data import make_synthetic, random_split
-from latentfactors.models import SVD, Baseline, Callback, EarlyStopping, SVDpp
+from latentfactors.evaluation import ranking_metrics
+from latentfactors.models import BPR, SVD, Baseline, Callback, EarlyStopping, ImplicitALS, SVDpp
 
-# name -> (factory of a small, fast model with a seed; max test RMSE / noise on planted data)
+# explicit models: name -> (factory of a small, fast model with a seed; max test RMSE / noise
+# on planted data, None where the model cannot reach the noise level)
 MODELS = {
     "SVD": (lambda: SVD(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.25),
     "SVDpp": (lambda: SVDpp(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.3),
     "Baseline": (lambda: Baseline(random_state=0), None),
+}
+# implicit models: name -> factory
+IMPLICIT = {
+    "ImplicitALS": lambda: ImplicitALS(n_factors=8, n_epochs=8, random_state=0),
+    "ImplicitALS-cholesky": lambda: ImplicitALS(
+        n_factors=8, n_epochs=8, solver="cholesky", random_state=0
+    ),
+    "BPR": lambda: BPR(n_factors=8, n_epochs=10, random_state=0),
 }
 
 
@@ -43,6 +53,22 @@ def _register_optional():
 _register_optional()
 NAMES = sorted(MODELS)
 NOISE = 0.3
+# every model, with the data it learns from
+ALL = {**{n: (f, "explicit") for n, (f, _) in MODELS.items()},
+       **{n: (f, "implicit") for n, f in IMPLICIT.items()}}  # fmt: skip
+ALL_NAMES = sorted(ALL)
+
+
+@pytest.fixture(scope="module")
+def implicit_data():
+    syn = make_synthetic(400, 250, 12_000, rank=5, implicit=True, signal_std=2.0, seed=1)
+    return random_split(syn.interactions, 0.2, seed=0)
+
+
+def data_for(name, planted, implicit_data):
+    if ALL[name][1] == "explicit":
+        return planted[1], planted[2]
+    return implicit_data
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +143,9 @@ def test_predict_raw_ids_clip_and_fallback(name, fitted, planted):
         model.predict(users[:2], items[:3])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_not_fitted(name):
-    model = MODELS[name][0]()
+    model = ALL[name][0]()
     with pytest.raises(
         NotFittedError,
         match=f"this {type(model).__name__} is not fitted yet; "
@@ -128,9 +154,9 @@ def test_not_fitted(name):
         model.predict([1], [1])
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_params_round_trip(name):
-    model = MODELS[name][0]()
+    model = ALL[name][0]()
     params = model.get_params()
     assert json.loads(json.dumps(params)) == params
     clone = model.clone()
@@ -145,10 +171,10 @@ def test_params_round_trip(name):
     assert type(model).__name__ in repr(model)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_bad_parameter_values(name, planted):
-    _, train, _ = planted
-    model = MODELS[name][0]()
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_bad_parameter_values(name, planted, implicit_data):
+    train, _ = data_for(name, planted, implicit_data)
+    model = ALL[name][0]()
     bad = "n_factors" if "n_factors" in model.get_params() else "n_epochs"
     model.set_params(**{bad: -3})
     with pytest.raises(
@@ -156,7 +182,7 @@ def test_bad_parameter_values(name, planted):
         match=f"{type(model).__name__}: {bad}=-3 is invalid; expected an integer",
     ):
         model.fit(train)
-    model = MODELS[name][0]().set_params(random_state="seed")
+    model = ALL[name][0]().set_params(random_state="seed")
     with pytest.raises(InvalidParameterError, match="random_state='seed' is invalid"):
         model.fit(train)
 
@@ -176,27 +202,27 @@ def test_bad_data(name):
         model.fit(empty)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_model(name, planted):
-    _, train, _ = planted
-    a = MODELS[name][0]().fit(train)
-    b = MODELS[name][0]().fit(train)
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_same_seed_same_model(name, planted, implicit_data):
+    train, _ = data_for(name, planted, implicit_data)
+    a = ALL[name][0]().fit(train)
+    b = ALL[name][0]().fit(train)
     assert np.array_equal(a.user_factors_, b.user_factors_)
     assert np.array_equal(a.item_bias_, b.item_bias_)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_fit_does_not_mutate_input(name, planted):
-    _, train, _ = planted
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_fit_does_not_mutate_input(name, planted, implicit_data):
+    train, _ = data_for(name, planted, implicit_data)
     before = (train.user_ids.copy(), train.item_ids.copy(), train.values.copy())
-    MODELS[name][0]().fit(train)
+    ALL[name][0]().fit(train)
     assert all(np.array_equal(x, y) for x, y in zip(before, train.coo()))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_callbacks_and_history(name, planted):
-    _, train, test = planted
-    model = MODELS[name][0]()
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_callbacks_and_history(name, planted, implicit_data):
+    train, test = data_for(name, planted, implicit_data)
+    model = ALL[name][0]()
     seen = []
 
     class Recorder(Callback):
@@ -204,7 +230,8 @@ def test_callbacks_and_history(name, planted):
             seen.append(("start", n_epochs))
 
         def on_epoch_end(self, model, info):
-            seen.append(("epoch", info["epoch"], info["val_rmse"] is not None))
+            val = next(v for key, v in info.items() if key.startswith("val_"))
+            seen.append(("epoch", info["epoch"], val is not None))
 
         def on_fit_end(self, model):
             seen.append(("end",))
@@ -214,21 +241,31 @@ def test_callbacks_and_history(name, planted):
     assert seen[0][0] == "start" and seen[-1] == ("end",)
     assert [s[1] for s in seen if s[0] == "epoch"] == list(range(1, n + 1))
     assert all(s[2] for s in seen if s[0] == "epoch")
-    assert model.history_["val_rmse"][-1] == pytest.approx(rmse(model, test), rel=1e-3)
+    if ALL[name][1] == "explicit":
+        assert model.history_["val_rmse"][-1] == pytest.approx(rmse(model, test), rel=1e-3)
+    else:
+        ndcg = ranking_metrics(model, test, 10)["ndcg@10"]
+        assert model.history_["val_ndcg@10"][-1] == pytest.approx(ndcg, rel=1e-6)
     if model.iterative:
-        stopped = MODELS[name][0]().fit(train, callbacks=lambda m, info: info["epoch"] == 2)
+        stopped = ALL[name][0]().fit(train, callbacks=lambda m, info: info["epoch"] == 2)
         assert len(stopped.history_["epoch"]) == 2
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if MODELS[n][0]().iterative])
-def test_early_stopping_restores_best(name, planted):
-    _, train, test = planted
-    model = MODELS[name][0]().set_params(n_epochs=60)
+@pytest.mark.parametrize("name", [n for n in ALL_NAMES if ALL[n][0]().iterative])
+def test_early_stopping_restores_best(name, planted, implicit_data):
+    train, test = data_for(name, planted, implicit_data)
+    model = ALL[name][0]().set_params(n_epochs=60)
     early = EarlyStopping(patience=2)
     model.fit(train, validation=test, callbacks=[early])
-    hist = model.history_["val_rmse"]
-    best = int(np.argmin(hist))
+    if ALL[name][1] == "explicit":
+        hist = model.history_["val_rmse"]
+        best = int(np.argmin(hist))
+        assert rmse(model, test) == pytest.approx(hist[best], rel=1e-3)
+    else:
+        hist = model.history_["val_ndcg@10"]
+        best = int(np.argmax(hist))
+        assert ranking_metrics(model, test, 10)["ndcg@10"] == pytest.approx(hist[best], rel=1e-6)
     assert model.best_epoch_ == best + 1
-    assert rmse(model, test) == pytest.approx(hist[best], rel=1e-3)
+    assert len(hist) < 60 or best == 59
     with pytest.raises(InvalidParameterError, match="pass validation= to fit"):
-        MODELS[name][0]().fit(train, callbacks=[EarlyStopping()])
+        ALL[name][0]().fit(train, callbacks=[EarlyStopping()])

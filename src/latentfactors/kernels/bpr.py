@@ -16,7 +16,7 @@ from numba import prange
 
 from ._rng import block_key, random_below
 
-__all__ = ["bpr_epoch", "has_item"]
+__all__ = ["bpr_epoch", "bpr_fold_in", "has_item"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -99,3 +99,43 @@ def bpr_epoch(
             block_pairs[blk] = pairs
             block_right[blk] = right
     return block_loss.sum(), block_pairs.sum(), block_right.sum()
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def bpr_fold_in(indptr, indices, Q, bi, lr, reg, n_epochs, seed, max_tries):
+    """User vectors for CSR rows by BPR SGD with the item factors and biases fixed.
+
+    Each row starts at zero and takes ``n_epochs`` passes over its positives, each with
+    a negative drawn uniformly from the whole catalogue (rejecting the row's items).
+    Rows are independent and each has its own stream, so results are reproducible.
+    """
+    n, k = indptr.shape[0] - 1, Q.shape[1]
+    n_items = Q.shape[0]
+    X = np.zeros((n, k), dtype=np.float32)
+    useed = np.uint64(seed) ^ np.uint64(0x2545F491)
+    for u in prange(n):
+        start, end = indptr[u], indptr[u + 1]
+        if end == start or end - start >= n_items:
+            continue
+        key = block_key(useed, 0, u, n)
+        draw = 0
+        x = X[u]
+        for _ in range(n_epochs):
+            for t in range(start, end):
+                i = indices[t]
+                j = -1
+                for _try in range(max_tries):
+                    cand = random_below(key, draw, n_items)
+                    draw += 1
+                    if not has_item(indptr, indices, u, cand):
+                        j = cand
+                        break
+                if j < 0:
+                    continue
+                s = bi[i] - bi[j]
+                for f in range(k):
+                    s += x[f] * (Q[i, f] - Q[j, f])
+                z = np.float32(1.0 / (1.0 + np.exp(s)))
+                for f in range(k):
+                    x[f] += lr * (z * (Q[i, f] - Q[j, f]) - reg * x[f])
+    return X

@@ -40,7 +40,11 @@ class BPR(ImplicitModel):
         For explicit ratings: only ratings ``>= threshold`` are positives.
     max_tries : int, default 20
         Draws to find a negative the user has not seen before skipping the positive.
-    n_blocks, n_threads, random_state
+    n_blocks : int, default 16
+        Groups of users and of items for stratified parallel SGD, lowered so that an
+        item group holds at least 100 items (negatives are drawn from the positive's
+        group). Fixed by the data, not by the thread count.
+    n_threads, random_state
         As in :class:`~latentfactors.models.SVD`.
 
     Examples
@@ -102,21 +106,17 @@ class BPR(ImplicitModel):
         return _BPRTrainer(self, self._implicit_view(data), data, seed)
 
     def _fold_in_solve(self, csr):
-        """Least-squares projection (BPR's objective has no closed form): the vector whose
-        scores best reproduce 1 on the user's items and 0 elsewhere, scaled to the norm
-        of the trained user vectors. Ranks a new user's items sensibly, not exactly as
-        retraining would."""
-        from ..kernels.ials import ials_solve_rows
+        """BPR's own objective for the new rows, by SGD with the items fixed
+        (``n_epochs`` passes over each user's items; milliseconds per user)."""
+        from ..kernels.bpr import bpr_fold_in
 
-        Q = self.item_factors_
-        gram = (Q.T @ Q + float(self.reg) * len(Q) * np.eye(Q.shape[1])).astype(np.float32)
-        ones = np.ones(len(csr.data), dtype=np.float32)
-        X = ials_solve_rows(
-            csr.indptr.astype(np.int64), csr.indices.astype(np.int32), ones * 2.0, Q, gram
-        )
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        typical = float(np.median(np.linalg.norm(self.user_factors_, axis=1)))
-        X = np.where(norms > 0, X / np.maximum(norms, 1e-12) * typical, 0.0).astype(np.float32)
+        reg = float(self.reg if self.reg_user is None else self.reg_user)
+        csr = self._implicit_view_csr(csr)
+        X = bpr_fold_in(
+            csr.indptr.astype(np.int64), csr.indices.astype(np.int32), self.item_factors_,
+            self.item_bias_, np.float32(self.lr), np.float32(reg), int(self.n_epochs),
+            int(self.random_state_), int(self.max_tries),
+        )  # fmt: skip
         return X, X, np.zeros(csr.shape[0], dtype=np.float32)
 
     def _adopt(self, trainer: Trainer) -> None:
@@ -130,7 +130,8 @@ class _BPRTrainer(Trainer):
         from ..kernels.bpr import bpr_epoch
 
         self._epoch = bpr_epoch
-        nb = int(model.n_blocks)
+        # negatives come from the positive's item group: keep groups of >= 100 items
+        nb = max(1, min(int(model.n_blocks), data.n_items // 100))
         self.nb = nb
         self.block_ptr, self.users, self.items, _ = stratify(data, nb, seed)
         groups = item_groups(data.n_items, nb, seed)

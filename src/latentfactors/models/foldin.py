@@ -75,7 +75,8 @@ class FoldInMixin:
         Returns
         -------
         FoldIn
-            ``(users, factors, bias)`` for ``interactions.users``, in that order.
+            ``(users, factors, bias)`` for the users with at least one interaction, in the
+            order of ``interactions.users``.
 
         Examples
         --------
@@ -104,15 +105,18 @@ class FoldInMixin:
         keep = items >= 0
         if (~keep).any():
             logger.info("fold_in ignored %d interactions with unknown items", int((~keep).sum()))
-        n_new = interactions.n_users
+        # only users with at least one interaction (a subset keeps its whole vocabulary)
+        present = np.flatnonzero(interactions.user_counts > 0)
+        row_of = np.full(interactions.n_users, -1, dtype=np.int64)
+        row_of[present] = np.arange(len(present))
         csr = sp.csr_matrix(
-            (interactions.values[keep], (interactions.user_ids[keep], items[keep])),
-            shape=(n_new, len(self.items_)),
+            (interactions.values[keep], (row_of[interactions.user_ids[keep]], items[keep])),
+            shape=(len(present), len(self.items_)),
         )
         csr.sum_duplicates()
         csr.sort_indices()
         vectors, factors, bias = self._fold_in_solve(csr)
-        raw = interactions.users.raw
+        raw = interactions.users.raw[present]
         if update:
             self._remember_users(raw, vectors, factors, bias, csr)
         return FoldIn(raw, vectors, bias)

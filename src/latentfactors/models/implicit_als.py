@@ -45,6 +45,15 @@ class ImplicitModel(FactorModel):
         out.values = np.ones(len(out), dtype=np.float32)
         return out
 
+    def _implicit_view_csr(self, csr):
+        """Rows of a CSR as the model sees them (binarized when ``threshold`` is set)."""
+        if self.threshold is None:
+            return csr
+        out = csr.copy()
+        out.data = (out.data >= self.threshold).astype(np.float32)
+        out.eliminate_zeros()
+        return out
+
     def _score_inner(self, u, i, user_vecs, item_factors, user_bias, item_bias) -> np.ndarray:
         from .base import rowwise_dot
 
@@ -211,15 +220,6 @@ class ImplicitALS(ImplicitModel):
             user, item, float(contrib.sum()), parts,
             note=f"model score {model_score:.4f}; parts sum to the exact solve",
         )  # fmt: skip
-
-    def _implicit_view_csr(self, csr):
-        """Rows of a CSR as the model sees them (binarized when ``threshold`` is set)."""
-        if self.threshold is None:
-            return csr
-        out = csr.copy()
-        out.data = (out.data >= self.threshold).astype(np.float32)
-        out.eliminate_zeros()
-        return out
 
 
 class _IALSTrainer(Trainer):

@@ -74,7 +74,7 @@ class RecommendMixin:
         if items is not None:
             cand = self.items_.index(_as_id_array(items), missing="ignore")
             cand = np.unique(cand[cand >= 0]).astype(np.int32)
-        n_cols = self.item_factors_.shape[0] if cand is None else len(cand)
+        n_cols = len(self.items_) if cand is None else len(cand)
         allowed = np.ones(n_cols, dtype=np.bool_)
         if exclude is not None:
             ex = self.items_.index(_as_id_array(exclude), missing="ignore")
@@ -91,7 +91,7 @@ class RecommendMixin:
         indices = seen.indices.astype(np.int32)
         if cand is None:
             return indptr, indices
-        pos = np.full(self.item_factors_.shape[0], -1, dtype=np.int32)
+        pos = np.full(len(self.items_), -1, dtype=np.int32)
         pos[cand] = np.arange(len(cand), dtype=np.int32)
         mapped = pos[indices]
         keep = mapped >= 0

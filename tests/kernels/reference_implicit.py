@@ -1,0 +1,106 @@
+"""Plain NumPy twins of the implicit-feedback, top-k and fold-in kernels (tests only)."""
+
+import numpy as np
+
+from .reference_sgd import MASK, block_key, splitmix64
+
+
+def ials_exact(indptr, indices, conf, Y, reg):
+    """x_u = (Y^T Y + reg I + sum (c - 1) y y^T)^-1 sum c y, row by row."""
+    k = Y.shape[1]
+    Y = Y.astype(np.float64)
+    X = np.zeros((len(indptr) - 1, k))
+    for u in range(len(indptr) - 1):
+        cols = indices[indptr[u] : indptr[u + 1]]
+        c = conf[indptr[u] : indptr[u + 1]].astype(np.float64)
+        A = Y.T @ Y + reg * np.eye(k) + (Y[cols].T * (c - 1)) @ Y[cols]
+        X[u] = np.linalg.solve(A, (Y[cols] * c[:, None]).sum(axis=0))
+    return X
+
+
+def ials_loss(indptr, indices, conf, X, Y, reg):
+    """The full objective over every cell, computed densely."""
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    P = np.zeros((X.shape[0], Y.shape[0]))
+    C = np.ones_like(P)
+    for u in range(X.shape[0]):
+        cols = indices[indptr[u] : indptr[u + 1]]
+        P[u, cols] = 1.0
+        C[u, cols] = conf[indptr[u] : indptr[u + 1]]
+    loss = (C * (P - X @ Y.T) ** 2).sum() + reg * ((X**2).sum() + (Y**2).sum())
+    return loss / len(indices)
+
+
+def topk(scores, k, excl_indptr, excl_indices, allowed):
+    """Sort every row (ties: smaller column first) after removing exclusions."""
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    idx = np.full((n_rows, k), -1)
+    val = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    for r in range(n_rows):
+        ok = allowed.copy()
+        ok[excl_indices[excl_indptr[r] : excl_indptr[r + 1]]] = False
+        ok &= np.isfinite(scores[r])
+        cols = np.flatnonzero(ok)
+        order = cols[np.lexsort((cols, -scores[r, cols]))][:k]
+        idx[r, : len(order)] = order
+        val[r, : len(order)] = scores[r, order]
+    return idx, val
+
+
+def ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias):
+    k = Q.shape[1]
+    n = len(indptr) - 1
+    X, B = np.zeros((n, k)), np.zeros(n)
+    for u in range(n):
+        cols = indices[indptr[u] : indptr[u + 1]]
+        if len(cols) == 0:
+            continue
+        Z = Q[cols].astype(np.float64)
+        if fit_bias:
+            Z = np.hstack([Z, np.ones((len(cols), 1))])
+        pen = np.full(Z.shape[1], lam_f[u])
+        if fit_bias:
+            pen[-1] = lam_b[u]
+        x = np.linalg.solve(Z.T @ Z + np.diag(pen), Z.T @ targets[indptr[u] : indptr[u + 1]])
+        X[u] = x[:k]
+        B[u] = x[k] if fit_bias else 0.0
+    return X, B
+
+
+def bpr_epoch(block_ptr, users, items, P, Q, bi, group_ptr, group_items, seen_ptr, seen_idx,
+              lr, reg_u, reg_i, reg_b, n_blocks, seed, epoch, max_tries):  # fmt: skip
+    n_blk = n_blocks * n_blocks
+    useed = seed ^ 0x5BD1E995
+    loss, pairs = 0.0, 0
+    for s in range(n_blocks):
+        for b in range(n_blocks):
+            g = (b + s) % n_blocks
+            blk = b * n_blocks + g
+            g_start, g_size = int(group_ptr[g]), int(group_ptr[g + 1] - group_ptr[g])
+            if g_size == 0:
+                continue
+            key = block_key(useed, epoch, blk, n_blk)
+            draw = 0
+            for t in range(block_ptr[blk], block_ptr[blk + 1]):
+                u, i = users[t], items[t]
+                j = -1
+                for _ in range(max_tries):
+                    cand = group_items[g_start + splitmix64((key + draw) & MASK) % g_size]
+                    draw += 1
+                    if cand not in seen_idx[seen_ptr[u] : seen_ptr[u + 1]]:
+                        j = cand
+                        break
+                if j < 0:
+                    continue
+                x = bi[i] - bi[j] + P[u] @ (Q[i] - Q[j])
+                loss += np.log1p(np.exp(-x))
+                pairs += 1
+                z = np.float32(1 / (1 + np.exp(x)))
+                bi[i] += lr * (z - reg_b * bi[i])
+                bi[j] += lr * (-z - reg_b * bi[j])
+                pu, qi, qj = P[u].copy(), Q[i].copy(), Q[j].copy()
+                P[u] = pu + lr * (z * (qi - qj) - reg_u * pu)
+                Q[i] = qi + lr * (z * pu - reg_i * qi)
+                Q[j] = qj + lr * (-z * pu - reg_i * qj)
+    return loss, pairs

@@ -1,0 +1,157 @@
+"""Implicit ALS, BPR, top-k and fold-in kernels against their NumPy twins."""
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from latentfactors.data import make_synthetic
+from latentfactors.kernels import bpr, foldin, ials, topk
+from latentfactors.models.svd import item_groups, stratify
+
+from . import reference_implicit as ref
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_synthetic(30, 25, 300, rank=3, implicit=True, signal_std=2.0, seed=4).interactions
+
+
+@pytest.fixture
+def one_thread():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+def setup_ials(data, k=5, reg=0.1):
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((data.n_users, k)) * 0.1).astype(np.float32)
+    Y = (rng.standard_normal((data.n_items, k)) * 0.1).astype(np.float32)
+    csr = data.csr
+    conf = (1 + np.log1p(csr.data)).astype(np.float32)
+    YtY = (Y.T @ Y + reg * np.eye(k)).astype(np.float32)
+    return X, Y, csr.indptr.astype(np.int64), csr.indices, conf, YtY
+
+
+def test_cholesky_step_matches_reference(small, one_thread):
+    X, Y, ptr, idx, conf, YtY = setup_ials(small)
+    ials.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
+    np.testing.assert_allclose(X, ref.ials_exact(ptr, idx, conf, Y, 0.1), rtol=1e-4, atol=1e-5)
+    again = ials.ials_solve_rows(ptr, idx, conf, Y, YtY)
+    np.testing.assert_allclose(again, X, rtol=1e-5, atol=1e-6)
+
+
+def test_cg_converges_to_cholesky(small, one_thread):
+    X, Y, ptr, idx, conf, YtY = setup_ials(small)
+    exact = ref.ials_exact(ptr, idx, conf, Y, 0.1)
+    errors = []
+    for steps in (1, 3, 10):
+        Xc = X.copy()
+        ials.ials_cg_step(ptr, idx, conf, Xc, Y, YtY, steps)
+        errors.append(np.abs(Xc - exact).max())
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-3
+
+
+def test_cg_and_cholesky_models_agree(small):
+    from latentfactors.models import ImplicitALS
+
+    a = ImplicitALS(n_factors=5, n_epochs=10, solver="cg", cg_steps=6, random_state=1).fit(small)
+    b = ImplicitALS(n_factors=5, n_epochs=10, solver="cholesky", random_state=1).fit(small)
+    sa = a.user_factors_ @ a.item_factors_.T
+    sb = b.user_factors_ @ b.item_factors_.T
+    assert np.abs(sa - sb).max() < 0.02 * np.abs(sb).max()
+
+
+def test_loss_matches_dense_objective(small):
+    X, Y, ptr, idx, conf, _ = setup_ials(small)
+    got = ials.ials_loss(ptr, idx, conf, X, Y, 0.1)
+    assert got == pytest.approx(ref.ials_loss(ptr, idx, conf, X, Y, 0.1), rel=1e-5)
+
+
+def test_ials_threads_do_not_change_results(small):
+    from latentfactors.models import ImplicitALS
+
+    for solver in ("cg", "cholesky"):
+        one = ImplicitALS(n_factors=6, n_epochs=3, solver=solver, n_threads=1, random_state=2)
+        two = ImplicitALS(n_factors=6, n_epochs=3, solver=solver, n_threads=2, random_state=2)
+        assert np.array_equal(one.fit(small).user_factors_, two.fit(small).user_factors_)
+
+
+def test_bpr_epoch_matches_reference(one_thread):
+    data = make_synthetic(60, 50, 600, implicit=True, seed=3).interactions
+    nb = 3
+    block_ptr, users, items, _ = stratify(data, nb, seed=5)
+    groups = item_groups(data.n_items, nb, 5)
+    group_items = np.argsort(groups, kind="stable").astype(np.int32)
+    group_ptr = np.concatenate(([0], np.cumsum(np.bincount(groups, minlength=nb))))
+    csr = data.csr
+    rng = np.random.default_rng(1)
+    P = (rng.standard_normal((data.n_users, 4)) * 0.1).astype(np.float32)
+    Q = (rng.standard_normal((data.n_items, 4)) * 0.1).astype(np.float32)
+    bi = np.zeros(data.n_items, np.float32)
+    P2, Q2, bi2 = P.copy(), Q.copy(), bi.copy()
+    lr, ru, ri, rb = (np.float32(v) for v in (0.05, 0.01, 0.02, 0.03))
+    args = (group_ptr, group_items, csr.indptr.astype(np.int64), csr.indices)
+    loss, pairs, _ = bpr.bpr_epoch(block_ptr, users, items, P, Q, bi, *args, lr, ru, ri, rb,
+                                   nb, 9, 1, 10)  # fmt: skip
+    loss2, pairs2 = ref.bpr_epoch(block_ptr, users, items, P2, Q2, bi2, *args, lr, ru, ri, rb,
+                                  nb, 9, 1, 10)  # fmt: skip
+    assert pairs == pairs2 and loss == pytest.approx(loss2, rel=1e-4)
+    np.testing.assert_allclose(P, P2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(Q, Q2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bi, bi2, rtol=1e-4, atol=1e-6)
+
+
+def test_bpr_threads_do_not_change_results():
+    from latentfactors.models import BPR
+
+    data = make_synthetic(500, 400, 8000, implicit=True, seed=3).interactions
+    one = BPR(n_factors=6, n_epochs=3, n_threads=1, random_state=4).fit(data)
+    two = BPR(n_factors=6, n_epochs=3, n_threads=2, random_state=4).fit(data)
+    assert np.array_equal(one.item_factors_, two.item_factors_)
+    assert np.array_equal(one.item_bias_, two.item_bias_)
+
+
+def test_ridge_rows_match_reference(one_thread):
+    rng = np.random.default_rng(0)
+    Q = rng.standard_normal((20, 4)).astype(np.float32)
+    indptr = np.array([0, 3, 3, 9], dtype=np.int64)
+    indices = np.array([1, 5, 7, 0, 2, 4, 6, 8, 19], dtype=np.int32)
+    targets = rng.standard_normal(9)
+    lam_f, lam_b = np.array([0.1, 0.2, 0.5]), np.array([1.0, 2.0, 0.3])
+    for fit_bias in (True, False):
+        X, b = foldin.ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias)
+        X2, b2 = ref.ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias)
+        np.testing.assert_allclose(X, X2, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b, b2, rtol=1e-4, atol=1e-5)
+    assert not X[1].any()  # a row without observations stays zero
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(1, 5), st.integers(1, 30)),
+        elements=st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, -np.inf]),
+    ),
+    st.integers(1, 35),
+    st.data(),
+)
+def test_topk_matches_sort(scores, k, data):
+    n_rows, n_cols = scores.shape
+    allowed = np.array(data.draw(st.lists(st.booleans(), min_size=n_cols, max_size=n_cols)))
+    excl = [
+        sorted(set(data.draw(st.lists(st.integers(0, n_cols - 1), max_size=4))))
+        for _ in range(n_rows)
+    ]
+    indptr = np.concatenate(([0], np.cumsum([len(e) for e in excl]))).astype(np.int64)
+    indices = np.array([c for e in excl for c in e], dtype=np.int32)
+    want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, allowed)
+    got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, allowed)
+    assert np.array_equal(got_idx, want_idx)
+    assert np.array_equal(got_val, want_val)
