@@ -176,8 +176,14 @@ class ImplicitALS(ImplicitModel):
 
     # -------------------------------------------------------------- fold-in, explain
     def _gram(self) -> np.ndarray:
+        """``Y^T Y + reg I`` of the fitted item factors, computed once and cached."""
         Y = self.item_factors_
-        return (Y.T @ Y + float(self.reg) * np.eye(Y.shape[1], dtype=np.float32)).astype(np.float32)
+        cached = getattr(self, "_gram_cache", None)
+        if cached is None or cached[0] is not Y:
+            gram = Y.T.astype(np.float64) @ Y + float(self.reg) * np.eye(Y.shape[1])
+            cached = (Y, gram.astype(np.float32))
+            self._gram_cache = cached
+        return cached[1]
 
     def _fold_in_solve(self, csr):
         """The exact ALS user update against the final item factors."""
