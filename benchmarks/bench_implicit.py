@@ -97,10 +97,10 @@ def lightfm_fit(train_csr, k, epochs):
 
 
 def lightfm_top(model, train_csr, n=10):
-    n_users, n_items = train_csr.shape
+    n_users = train_csr.shape[0]
     t = time.perf_counter()
-    U, Ub = model.get_user_representations()[1], model.get_user_representations()[0]
-    V, Vb = model.get_item_representations()[1], model.get_item_representations()[0]
+    Ub, U = model.get_user_representations()
+    Vb, V = model.get_item_representations()
     top = np.empty((n_users, n), dtype=np.int64)
     for s in range(0, n_users, 2048):
         scores = U[s : s + 2048] @ V.T + Vb + Ub[s : s + 2048, None]
