@@ -100,7 +100,8 @@ def write_results(name: str, text: str) -> Path:
 
 
 def command_line() -> str:
-    return "python " + " ".join([Path(sys.argv[0]).relative_to(ROOT).as_posix(), *sys.argv[1:]])
+    script = Path(sys.argv[0]).resolve().relative_to(ROOT).as_posix()
+    return "python " + " ".join([script, *sys.argv[1:]])
 
 
 def git_rev() -> str:

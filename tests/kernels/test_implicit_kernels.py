@@ -9,7 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from latentfactors.data import make_synthetic
 from latentfactors.kernels import bpr, foldin, ials, topk
-from latentfactors.models.svd import item_groups, stratify
+from latentfactors.models._strata import stratify
 
 from . import reference_implicit as ref
 
@@ -85,11 +85,11 @@ def test_ials_threads_do_not_change_results(small):
 def test_bpr_epoch_matches_reference(one_thread):
     data = make_synthetic(60, 50, 600, implicit=True, seed=3).interactions
     nb = 3
-    block_ptr, users, items, _ = stratify(data, nb, seed=5)
-    groups = item_groups(data.n_items, nb, 5)
-    group_items = np.argsort(groups, kind="stable").astype(np.int32)
-    group_ptr = np.concatenate(([0], np.cumsum(np.bincount(groups, minlength=nb))))
-    csr = data.csr
+    st = stratify(data, nb, seed=5)
+    block_ptr, users, items = st.block_ptr, st.users, st.items
+    group_items = np.arange(data.n_items, dtype=np.int32)
+    group_ptr = st.item_group_ptr
+    csr = st.csr(data)
     rng = np.random.default_rng(1)
     P = (rng.standard_normal((data.n_users, 4)) * 0.1).astype(np.float32)
     Q = (rng.standard_normal((data.n_items, 4)) * 0.1).astype(np.float32)

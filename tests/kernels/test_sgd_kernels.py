@@ -6,7 +6,7 @@ import pytest
 
 from latentfactors.data import make_synthetic
 from latentfactors.kernels import sgd
-from latentfactors.models.svd import stratify
+from latentfactors.models._strata import stratify
 
 from . import reference_sgd as ref
 
@@ -43,7 +43,8 @@ def test_splitmix_matches_reference():
 
 def test_shuffle_matches_reference_and_permutes(small):
     nb = 4
-    block_ptr, u, i, r = stratify(small, nb, seed=3)
+    st = stratify(small, nb, seed=3)
+    block_ptr, u, i, r = st.block_ptr, st.users, st.items, st.ratings
     u2, i2, r2 = u.copy(), i.copy(), r.copy()
     sgd.shuffle_blocks(block_ptr, u, i, r, 99, 2)
     ref.shuffle_blocks(block_ptr, u2, i2, r2, 99, 2)
@@ -51,13 +52,15 @@ def test_shuffle_matches_reference_and_permutes(small):
     # a permutation within each block
     for b in range(nb * nb):
         s, e = block_ptr[b], block_ptr[b + 1]
-        _, u0, i0, _ = stratify(small, nb, seed=3)
+        st0 = stratify(small, nb, seed=3)
+        u0, i0 = st0.users, st0.items
         assert sorted(zip(u[s:e], i[s:e])) == sorted(zip(u0[s:e], i0[s:e]))
 
 
 def test_svd_epoch_matches_reference(small, one_thread):
     nb = 3
-    block_ptr, u, i, r = stratify(small, nb, seed=1)
+    st = stratify(small, nb, seed=1)
+    block_ptr, u, i, r = st.block_ptr, st.users, st.items, st.ratings
     P, Q = factors(small)
     bu = np.zeros(small.n_users, np.float32)
     bi = np.zeros(small.n_items, np.float32)
@@ -77,7 +80,8 @@ def test_svd_epoch_matches_reference(small, one_thread):
 
 
 def test_svd_epoch_unbiased_leaves_biases(small, one_thread):
-    block_ptr, u, i, r = stratify(small, 2, seed=1)
+    st = stratify(small, 2, seed=1)
+    block_ptr, u, i, r = st.block_ptr, st.users, st.items, st.ratings
     P, Q = factors(small)
     bu = np.zeros(small.n_users, np.float32)
     bi = np.zeros(small.n_items, np.float32)
@@ -89,7 +93,8 @@ def test_svd_epoch_unbiased_leaves_biases(small, one_thread):
 
 def test_svdpp_kernels_match_reference(small, one_thread):
     nb = 3
-    block_ptr, u, i, r = stratify(small, nb, seed=2)
+    st = stratify(small, nb, seed=2)
+    block_ptr, u, i, r = st.block_ptr, st.users, st.items, st.ratings
     P, Q = factors(small, seed=1)
     Y = factors(small, seed=2)[1]
     csr = small.csr

@@ -53,9 +53,10 @@ class Trainer:
             if isinstance(cur, np.ndarray):
                 cur[...] = v
 
-    def user_vectors(self) -> np.ndarray:
-        """Vectors that multiply item factors in a prediction (SVD++ adds its implicit term)."""
-        return self.arrays()["user_factors"]
+    def user_vectors(self) -> np.ndarray | None:
+        """Vectors that multiply item factors in a score when they differ from the user
+        factors (SVD++ adds its implicit term); None means the user factors themselves."""
+        return None
 
 
 @contextlib.contextmanager
@@ -228,7 +229,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self.item_factors_ = arr["item_factors"]
         self.user_bias_ = arr["user_bias"]
         self.item_bias_ = arr["item_bias"]
-        self._user_vectors = trainer.user_vectors()
+        vectors = trainer.user_vectors()
+        self._user_vectors = self.user_factors_ if vectors is None else vectors
 
     # hooks for callbacks such as EarlyStopping
     def _snapshot(self) -> dict[str, Any]:
@@ -275,8 +277,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
 
     def _trainer_state(self) -> dict[str, Any]:
         arr = self._trainer.arrays()
+        vectors = self._trainer.user_vectors()
         return {
-            "U": self._trainer.user_vectors(), "Q": arr["item_factors"],
+            "U": arr["user_factors"] if vectors is None else vectors, "Q": arr["item_factors"],
             "bu": arr["user_bias"], "bi": arr["item_bias"], "mu": self.global_mean_,
         }  # fmt: skip
 

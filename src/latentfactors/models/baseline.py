@@ -8,8 +8,8 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
+from ._strata import stratify
 from .base import FactorModel, Trainer
-from .svd import stratify
 
 __all__ = ["Baseline"]
 
@@ -99,19 +99,21 @@ class _BaselineTrainer(Trainer):
             self.den_u = data.user_counts + float(model.reg_u)
             self.den_i = data.item_counts + float(model.reg_i)
         else:
-            self.block_ptr, self.users, self.items, self.ratings = stratify(data, 16, seed)
+            self.s = stratify(data, 16, seed)  # biases are restored to model order in arrays()
             self.lr, self.reg = np.float32(model.lr), np.float32(model.reg)
 
     def epoch(self, epoch: int) -> float:
         if self.method == "sgd":
             from ..kernels.sgd import shuffle_blocks, svd_epoch
 
-            shuffle_blocks(self.block_ptr, self.users, self.items, self.ratings, self.seed, epoch)
-            lr, reg = self.lr, self.reg
+            s, lr, reg = self.s, self.lr, self.reg
+            shuffle_blocks(s.block_ptr, s.users, s.items, s.ratings, self.seed, epoch)
+            bu, bi = s.users_in(self.bu), s.items_in(self.bi)
             sse = svd_epoch(
-                self.block_ptr, self.users, self.items, self.ratings, self.P, self.Q, self.bu,
-                self.bi, self.mu, lr, lr, lr, lr, reg, reg, reg, reg, True, 16,
+                s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, bu, bi, self.mu,
+                lr, lr, lr, lr, reg, reg, reg, reg, True, 16,
             )  # fmt: skip
+            self.bu[:], self.bi[:] = s.users_out(bu), s.items_out(bi)
             return float(np.sqrt(sse / self.n))
         # exact ridge half-steps, vectorised over all ratings
         u, i, r = self.u, self.i, self.r

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .._validation import check_float, check_int, check_seed
 from ..data.interactions import Interactions
+from ._strata import StrataTrainer, stratify
 from .base import Trainer
 from .implicit_als import ImplicitModel
-from .svd import item_groups, stratify
 
 __all__ = ["BPR"]
 
@@ -31,7 +29,7 @@ class BPR(ImplicitModel):
     n_factors : int, default 64
     n_epochs : int, default 50
     lr : float, default 0.05
-    reg : float, default 0.002
+    reg : float, default 0.01
         L2 regularization of user and item factors (``reg_user`` / ``reg_item``
         override it), and of the item biases (``reg_bias``).
     reg_user, reg_item, reg_bias : float, optional
@@ -42,7 +40,7 @@ class BPR(ImplicitModel):
         Draws to find a negative the user has not seen before skipping the positive.
     n_blocks : int, default 16
         Groups of users and of items for stratified parallel SGD, lowered so that an
-        item group holds at least 100 items (negatives are drawn from the positive's
+        item group holds at least 400 items (negatives are drawn from the positive's
         group). Fixed by the data, not by the thread count.
     n_threads, random_state
         As in :class:`~latentfactors.models.SVD`.
@@ -61,7 +59,7 @@ class BPR(ImplicitModel):
         n_factors: int = 64,
         n_epochs: int = 50,
         lr: float = 0.05,
-        reg: float = 0.002,
+        reg: float = 0.01,
         *,
         reg_user: float | None = None,
         reg_item: float | None = None,
@@ -125,28 +123,29 @@ class BPR(ImplicitModel):
         self.rating_scale_ = None
 
 
-class _BPRTrainer(Trainer):
+class _BPRTrainer(StrataTrainer, Trainer):
     def __init__(self, model: BPR, data: Interactions, seen: Interactions, seed: int) -> None:
         from ..kernels.bpr import bpr_epoch
 
         self._epoch = bpr_epoch
-        # negatives come from the positive's item group: keep groups of >= 100 items
-        nb = max(1, min(int(model.n_blocks), data.n_items // 100))
+        # negatives come from the positive's item group: keep groups of >= 400 items
+        nb = max(1, min(int(model.n_blocks), data.n_items // 400))
         self.nb = nb
-        self.block_ptr, self.users, self.items, _ = stratify(data, nb, seed)
-        groups = item_groups(data.n_items, nb, seed)
-        order = np.argsort(groups, kind="stable")
-        self.group_items = order.astype(np.int32)
-        self.group_ptr = np.zeros(nb + 1, dtype=np.int64)
-        np.cumsum(np.bincount(groups, minlength=nb), out=self.group_ptr[1:])
-        csr = seen.csr  # every interaction counts as seen, even below a threshold
+        self.s = s = stratify(data, nb, seed)
+        # item group g is the contiguous range of training ids item_group_ptr[g:g+2]
+        self.group_items = np.arange(data.n_items, dtype=np.int32)
+        self.group_ptr = s.item_group_ptr
+        csr = s.csr(seen)  # every interaction counts as seen, even below a threshold
         self.seen_ptr, self.seen_idx = csr.indptr.astype(np.int64), csr.indices
         rng = np.random.default_rng(seed)
         f = int(model.n_factors)
-        self.P = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
-        self.Q = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        P = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
+        Q = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        self.P, self.Q = s.users_in(P), s.items_in(Q)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self.bu = np.zeros(data.n_users, dtype=np.float32)
+        self._rows = {"user_factors": (self.P, "user"), "item_factors": (self.Q, "item"),
+                      "user_bias": (self.bu, "user"), "item_bias": (self.bi, "item")}  # fmt: skip
         reg = model.reg
         self.lr = np.float32(model.lr)
         self.reg_u = np.float32(reg if model.reg_user is None else model.reg_user)
@@ -154,19 +153,16 @@ class _BPRTrainer(Trainer):
         self.reg_b = np.float32(reg if model.reg_bias is None else model.reg_bias)
         self.seed = seed
         self.max_tries = int(model.max_tries)
+        self.dummy = np.empty(len(s.users), dtype=np.float32)
 
     def epoch(self, epoch: int) -> float:
         from ..kernels.sgd import shuffle_blocks
 
-        dummy = np.empty(len(self.users), dtype=np.float32)
-        shuffle_blocks(self.block_ptr, self.users, self.items, dummy, self.seed, epoch)
+        s = self.s
+        shuffle_blocks(s.block_ptr, s.users, s.items, self.dummy, self.seed, epoch)
         loss, pairs, _ = self._epoch(
-            self.block_ptr, self.users, self.items, self.P, self.Q, self.bi, self.group_ptr,
+            s.block_ptr, s.users, s.items, self.P, self.Q, self.bi, self.group_ptr,
             self.group_items, self.seen_ptr, self.seen_idx, self.lr, self.reg_u, self.reg_i,
             self.reg_b, self.nb, self.seed, epoch, self.max_tries,
         )  # fmt: skip
         return float(loss / max(pairs, 1))
-
-    def arrays(self) -> dict[str, Any]:
-        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
-                "item_bias": self.bi}  # fmt: skip

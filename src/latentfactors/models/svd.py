@@ -8,39 +8,10 @@ import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_seed
 from ..data.interactions import Interactions
+from ._strata import StrataTrainer, stratify
 from .base import FactorModel, Trainer
 
-__all__ = ["SVD", "item_groups", "resolve_rates", "stratify"]
-
-
-def item_groups(n_items: int, n_blocks: int, seed: int) -> np.ndarray:
-    """The item group of every item used by :func:`stratify` for this seed."""
-    rng = np.random.default_rng([seed, 8])
-    return (rng.permutation(n_items) % n_blocks).astype(np.int64)
-
-
-def stratify(
-    data: Interactions, n_blocks: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Copy the ratings into ``n_blocks x n_blocks`` blocks of (user group, item group).
-
-    Users and items are dealt into groups by a seeded permutation, so groups hold
-    similar numbers of ratings on average. Returns ``block_ptr, users, items, ratings``.
-    """
-    rng = np.random.default_rng([seed, 7])
-    ugroup = (rng.permutation(data.n_users) % n_blocks).astype(np.int64)
-    igroup = item_groups(data.n_items, n_blocks, seed)
-    block = ugroup[data.user_ids] * n_blocks + igroup[data.item_ids]
-    order = np.argsort(block, kind="stable")
-    counts = np.bincount(block, minlength=n_blocks * n_blocks)
-    block_ptr = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
-    np.cumsum(counts, out=block_ptr[1:])
-    return (
-        block_ptr,
-        np.ascontiguousarray(data.user_ids[order]),
-        np.ascontiguousarray(data.item_ids[order]),
-        np.ascontiguousarray(data.values[order]),
-    )
+__all__ = ["SVD", "resolve_rates"]
 
 
 def resolve_rates(model: Any, terms: tuple[str, ...]) -> dict[str, float]:
@@ -175,16 +146,18 @@ class SVD(FactorModel):
         return _SVDTrainer(self, data, P, Q, seed)
 
 
-class _SVDTrainer(Trainer):
+class _SVDTrainer(StrataTrainer, Trainer):
     def __init__(self, model: SVD, data: Interactions, P, Q, seed: int) -> None:
         from ..kernels.sgd import shuffle_blocks, svd_epoch
 
         self._shuffle, self._epoch = shuffle_blocks, svd_epoch
         self.nb = int(model.n_blocks)
-        self.block_ptr, self.users, self.items, self.ratings = stratify(data, self.nb, seed)
-        self.P, self.Q = P, Q
+        self.s = s = stratify(data, self.nb, seed)
+        self.P, self.Q = s.users_in(P), s.items_in(Q)
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
+        self._rows = {"user_factors": (self.P, "user"), "item_factors": (self.Q, "item"),
+                      "user_bias": (self.bu, "user"), "item_bias": (self.bi, "item")}  # fmt: skip
         self.mu = np.float32(data.global_mean)
         self.seed = seed
         self.biased = bool(model.biased)
@@ -192,15 +165,11 @@ class _SVDTrainer(Trainer):
         self.n = len(data)
 
     def epoch(self, epoch: int) -> float:
-        self._shuffle(self.block_ptr, self.users, self.items, self.ratings, self.seed, epoch)
-        r = self.rates
+        s, r = self.s, self.rates
+        self._shuffle(s.block_ptr, s.users, s.items, s.ratings, self.seed, epoch)
         sse = self._epoch(
-            self.block_ptr, self.users, self.items, self.ratings, self.P, self.Q, self.bu,
-            self.bi, self.mu, r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"],
-            r["reg_bi"], r["reg_pu"], r["reg_qi"], self.biased, self.nb,
+            s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, self.bu, self.bi, self.mu,
+            r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"], r["reg_bi"],
+            r["reg_pu"], r["reg_qi"], self.biased, self.nb,
         )  # fmt: skip
         return float(np.sqrt(sse / self.n))
-
-    def arrays(self) -> dict[str, Any]:
-        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
-                "item_bias": self.bi}  # fmt: skip

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .._validation import check_float
 from ..data.interactions import Interactions
+from ._strata import StrataTrainer, stratify
 from .base import Trainer
-from .svd import SVD, resolve_rates, stratify
+from .svd import SVD, resolve_rates
 
 __all__ = ["SVDpp"]
 
@@ -114,48 +113,49 @@ class SVDpp(SVD):
         self.implicit_factors_ = trainer.arrays()["implicit_factors"]
 
 
-class _SVDppTrainer(Trainer):
+class _SVDppTrainer(StrataTrainer, Trainer):
     def __init__(self, model: SVDpp, data: Interactions, P, Q, Y, seed: int) -> None:
         from ..kernels import sgd
 
         self.k = sgd
         self.nb = int(model.n_blocks)
-        self.block_ptr, self.users, self.items, self.ratings = stratify(data, self.nb, seed)
-        csr, csc = data.csr, data.csc
-        self.indptr, self.indices = csr.indptr, csr.indices
-        self.c_indptr, self.c_indices = csc.indptr, csc.indices
-        self.P, self.Q, self.Y = P, Q, Y
-        self.Z = np.zeros_like(P)
-        self.G = np.zeros_like(P)
+        self.s = s = stratify(data, self.nb, seed)
+        csr = s.csr(data)
+        csc = csr.tocsc()
+        csc.sort_indices()
+        self.indptr, self.indices = csr.indptr.astype(np.int64), csr.indices
+        self.c_indptr, self.c_indices = csc.indptr.astype(np.int64), csc.indices
+        self.P, self.Q, self.Y = s.users_in(P), s.items_in(Q), s.items_in(Y)
+        self.Z = np.zeros_like(self.P)
+        self.G = np.zeros_like(self.P)
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
+        self._rows = {"user_factors": (self.P, "user"), "item_factors": (self.Q, "item"),
+                      "user_bias": (self.bu, "user"), "item_bias": (self.bi, "item"),
+                      "implicit_factors": (self.Y, "item")}  # fmt: skip
         self.mu = np.float32(data.global_mean)
-        counts = data.user_counts.astype(np.float64)
+        counts = np.diff(self.indptr).astype(np.float64)
         self.norm = (1.0 / np.sqrt(np.maximum(counts, 1))).astype(np.float32)
         self.rates = {k: np.float32(v) for k, v in model._rates.items()}
         self.seed = seed
         self.n = len(data)
 
     def epoch(self, epoch: int) -> float:
-        k, r = self.k, self.rates
-        k.shuffle_blocks(self.block_ptr, self.users, self.items, self.ratings, self.seed, epoch)
+        k, r, s = self.k, self.rates, self.s
+        k.shuffle_blocks(s.block_ptr, s.users, s.items, s.ratings, self.seed, epoch)
         k.svdpp_implicit_sums(self.indptr, self.indices, self.Y, self.Z)
         self.G[:] = 0.0
         sse = k.svdpp_epoch(
-            self.block_ptr, self.users, self.items, self.ratings, self.P, self.Q, self.Z,
-            self.G, self.bu, self.bi, self.mu, r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"],
-            r["reg_bu"], r["reg_bi"], r["reg_pu"], r["reg_qi"], self.nb,
+            s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, self.Z, self.G, self.bu,
+            self.bi, self.mu, r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"],
+            r["reg_bi"], r["reg_pu"], r["reg_qi"], self.nb,
         )  # fmt: skip
         k.svdpp_update_y(
             self.c_indptr, self.c_indices, self.Y, self.G, self.norm, r["lr_yj"], r["reg_yj"]
         )
         return float(np.sqrt(sse / self.n))
 
-    def arrays(self) -> dict[str, Any]:
-        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
-                "item_bias": self.bi, "implicit_factors": self.Y}  # fmt: skip
-
     def user_vectors(self) -> np.ndarray:
         Z = np.empty_like(self.P)
         self.k.svdpp_implicit_sums(self.indptr, self.indices, self.Y, Z)
-        return self.P + Z
+        return self.s.users_out(self.P + Z)
