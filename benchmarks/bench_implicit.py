@@ -248,7 +248,7 @@ def report(rows, scale_rows, fold_rows, args) -> None:
         "",
         "Same 80/20 split (seed 0), factors, iterations and 2 threads for every library; "
         "each library's defaults otherwise (ours: ImplicitALS log confidence, alpha 1, "
-        "reg 1; implicit: linear confidence, alpha 1, reg 0.01). Metrics @10 by one "
+        "reg 30; implicit: linear confidence, alpha 1, reg 0.01). Metrics @10 by one "
         "function on every library's top-10 (train items excluded).",
         "",
         "| scenario | library | model | fit s | fit ratio (ours / peer) | precision | recall | "

@@ -86,8 +86,11 @@ class ImplicitALS(ImplicitModel):
     ----------
     n_factors : int, default 64
     n_epochs : int, default 15
-    reg : float, default 1.0
-        L2 regularization ``lambda`` (not scaled by counts).
+    reg : float, default 30.0
+        L2 regularization ``lambda`` (not scaled by counts). Far above the ``implicit``
+        library's 0.01: with 50-64 factors, 30 ranked best among 1-300 on MovieLens
+        100K (NDCG@10 0.44 vs 0.39 at 1) and Last.fm 2K, and avoided the overfitting
+        that small values showed on sparse synthetic data (see ``benchmarks/``).
     alpha : float, default 1.0
         Confidence scale: ``c = 1 + alpha * r`` or ``1 + alpha * log(1 + r / epsilon)``.
     confidence : {"log", "linear"}, default "log"
@@ -121,7 +124,7 @@ class ImplicitALS(ImplicitModel):
         self,
         n_factors: int = 64,
         n_epochs: int = 15,
-        reg: float = 1.0,
+        reg: float = 30.0,
         alpha: float = 1.0,
         *,
         confidence: str = "log",
