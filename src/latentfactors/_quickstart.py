@@ -1,0 +1,195 @@
+"""``latentfactors quickstart``: the main job, end to end on MovieLens 100K."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def find_movielens(data_path: str | None, download: bool) -> tuple[Any, str]:
+    """(Dataset or None, where it came from / why it was not found)."""
+    from .data import DATA_ENV, fetch_movielens, get_data_home, load_movielens
+    from .exceptions import DataError
+
+    if data_path is not None:
+        return load_movielens(data_path), str(data_path)
+    candidates = []
+    if os.environ.get(DATA_ENV):
+        candidates.append(Path(os.environ[DATA_ENV]) / "ml-100k")
+    candidates += [get_data_home() / "ml-100k", Path("ml-100k"), Path("../shared/data/ml-100k")]
+    for c in candidates:
+        if (c / "u.data").is_file():
+            return load_movielens(c), str(c)
+    if download:
+        try:
+            return fetch_movielens("ml-100k", timeout=5.0), "downloaded to " + str(
+                get_data_home() / "ml-100k"
+            )
+        except DataError as exc:
+            return None, f"no MovieLens 100K found ({exc})"
+    tried = ", ".join(str(c) for c in candidates)
+    return None, f"no MovieLens 100K found (looked in {tried}; downloads disabled)"
+
+
+def synthetic_dataset():
+    import pandas as pd
+
+    from .data import Dataset, make_synthetic
+
+    syn = make_synthetic(943, 1682, 100_000, rank=8, noise=0.8, round_to=1.0, seed=0)
+    ids = syn.interactions.items.raw
+    items = pd.DataFrame(
+        {"title": [f"synthetic item {i}" for i in ids], "year": pd.NA,
+         "genres": [[] for _ in ids]},
+        index=pd.Index(ids, name="item"),
+    )  # fmt: skip
+    return Dataset(syn.interactions, items)
+
+
+def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> dict:
+    from . import ImplicitALS, SVD, random_split
+    from .cli import ProgressCallback, console, emit_json, table
+    from .evaluation.metrics import ranking_metrics, rmse_mae
+    from .inspection import factor_table, genre_association
+
+    t_start = time.perf_counter()
+    out: dict[str, Any] = {}
+    c = console()
+    ds, source = find_movielens(data_path, download)
+    synthetic = ds is None
+    if synthetic:
+        ds = synthetic_dataset()
+        out["data"] = f"SYNTHETIC data (planted factors), because {source}"
+        if not as_json:
+            c.print(f"[bold yellow]{out['data']}[/]")
+            c.print("Point --data or $LATENTFACTORS_DATA at a MovieLens 100K folder for the "
+                    "real tour.")  # fmt: skip
+    else:
+        out["data"] = f"MovieLens 100K from {source}"
+    data, items = ds
+    train, test = random_split(data, test_size=0.2, seed=0)
+    if not as_json:
+        c.print(f"[bold]latentfactors quickstart[/]: {out['data']}")
+        c.print(f"{len(data):,} ratings, {data.n_users:,} users, {data.n_items:,} items; "
+                f"80/20 split (seed 0): {len(train):,} train, {len(test):,} test")  # fmt: skip
+
+    svd = SVD(n_factors=50, n_epochs=20, random_state=0)
+    with ProgressCallback("SVD, 50 factors", enabled=not as_json) as bar:
+        svd.fit(train, validation=test, callbacks=[bar])
+    pred = svd.predict(test.users.ids(test.user_ids), test.items.ids(test.item_ids))
+    rmse, mae = rmse_mae(pred, test.values)
+    als = ImplicitALS(n_factors=64, n_epochs=15, random_state=0)
+    with ProgressCallback("ImplicitALS, 64 factors", enabled=not as_json) as bar:
+        als.fit(train, validation=test, callbacks=[bar])
+    rank = ranking_metrics(als, test, k=10)
+    out["held_out"] = {"svd_rmse": rmse, "svd_mae": mae, "als_ndcg@10": rank["ndcg@10"],
+                       "als_recall@10": rank["recall@10"],
+                       "als_precision@10": rank["precision@10"]}  # fmt: skip
+
+    def title(i):
+        return str(items["title"].get(i, i)) if items is not None else str(i)
+
+    counts = train.user_counts
+    sample_user = train.users.raw[int(np.argsort(-counts)[len(counts) // 2])]
+    recs, scores = als.recommend(sample_user, n=10)
+    out["sample_user"] = {"user": sample_user, "n_train_ratings": int(
+        counts[train.users.index([sample_user])[0]]),
+        "recommendations": [{"item": i, "title": title(i), "score": float(s)}
+                            for i, s in zip(recs, scores)]}  # fmt: skip
+    famous = _famous_item(train, items)
+    sims, sim_scores = svd.similar_items(famous, n=10)
+    out["similar"] = {"item": famous, "title": title(famous),
+                      "neighbours": [{"item": i, "title": title(i), "similarity": float(s)}
+                                     for i, s in zip(sims, sim_scores)]}  # fmt: skip
+    axes = factor_table(svd, items, n_axes=3, n_items=4, min_count=50)
+    genre = None
+    if items is not None and "genres" in items.columns and not synthetic:
+        genre = genre_association(svd, items, n_axes=3, min_count=50)
+    out["factors"] = []
+    for _, row in axes.iterrows():
+        entry = {"axis": int(row.axis), "variance_share": float(row.variance_share),
+                 "positive": row.positive, "negative": row.negative}  # fmt: skip
+        if genre is not None:
+            g = genre.loc[int(row.axis)]
+            top = g.abs().sort_values(ascending=False).index[:2]
+            entry["genres"] = {k: round(float(g[k]), 3) for k in top}
+        out["factors"].append(entry)
+
+    saved = _save(out_dir, {"svd.lfm": svd, "implicit-als.lfm": als}, items)
+    out["saved"] = saved
+    out["seconds"] = time.perf_counter() - t_start
+    nxt = [
+        f"latentfactors recommend {out_dir}/implicit-als.lfm --user {sample_user} -n 10",
+        f"latentfactors similar {out_dir}/svd.lfm --item {famous}",
+        f"latentfactors explain {out_dir}/svd.lfm --user {sample_user} --item {recs[0]}",
+        f"latentfactors info {out_dir}/svd.lfm",
+        "latentfactors fit ../shared/data/ml-100k --model svdpp -o svdpp.lfm",
+    ]
+    out["next"] = nxt if saved else nxt[-1:]
+    if as_json:
+        emit_json(out)
+        return out
+    h = out["held_out"]
+    c.print(f"\n[bold]Held-out[/]: SVD RMSE {h['svd_rmse']:.4f}, MAE {h['svd_mae']:.4f}; "
+            f"ImplicitALS NDCG@10 {h['als_ndcg@10']:.4f}, recall@10 "
+            f"{h['als_recall@10']:.4f}")  # fmt: skip
+    su = out["sample_user"]
+    c.print(table(f"\nTop 10 for user {sample_user} ({su['n_train_ratings']} ratings in train; "
+                  "ImplicitALS, already-rated excluded)", ["#", "title", "score"],
+                  [[r + 1, e["title"], e["score"]]
+                   for r, e in enumerate(su["recommendations"])]))  # fmt: skip
+    c.print(table(f"\nMost similar to {out['similar']['title']} (SVD item factors, cosine)",
+                  ["#", "title", "similarity"],
+                  [[r + 1, e["title"], e["similarity"]]
+                   for r, e in enumerate(out["similar"]["neighbours"])]))  # fmt: skip
+    c.print("\n[bold]What the leading factor axes capture[/] (principal axes of SVD's item "
+            "factors, items with >= 50 ratings):")  # fmt: skip
+    for e in out["factors"]:
+        c.print(f"  axis {e['axis']} ({e['variance_share']:.0%} of variance)")
+        c.print(f"    + {'; '.join(e['positive'])}")
+        c.print(f"    - {'; '.join(e['negative'])}")
+        if "genres" in e:
+            c.print("    strongest genre correlations: "
+                    + ", ".join(f"{k} {v:+.2f}" for k, v in e["genres"].items()))  # fmt: skip
+    strongest = max((abs(v) for e in out["factors"] for v in e.get("genres", {}).values()),
+                    default=None)  # fmt: skip
+    if strongest is not None:
+        verdict = (
+            "genres explain part of an axis; it also carries taste, era and popularity"
+            if strongest >= 0.25
+            else "genres explain little of these axes; read them as taste patterns, not labels"
+        )
+        c.print(f"  (strongest |r| with a genre: {strongest:.2f}; {verdict})")
+    if saved:
+        c.print(f"\nSaved {', '.join(saved)}")
+    c.print(f"Done in {out['seconds']:.1f} s. Next, try:")
+    for cmd in out["next"]:
+        c.print(f"  {cmd}")
+    return out
+
+
+def _famous_item(train, items) -> Any:
+    if items is not None and "title" in items.columns:
+        hits = items.index[items["title"].astype(str).str.startswith("Star Wars (1977)")]
+        for h in hits:
+            if h in train.items:
+                return h
+    return train.items.raw[int(np.argmax(train.item_counts))]
+
+
+def _save(out_dir: str, models: dict, items) -> list[str]:
+    try:
+        from .persistence import save
+    except ImportError:
+        return []
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, model in models.items():
+        save(model, folder / name, items=items)
+        paths.append(str(folder / name))
+    return paths
