@@ -51,7 +51,7 @@ def synthetic_dataset():
 
 
 def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> dict:
-    from . import ImplicitALS, SVD, random_split
+    from . import SVD, ImplicitALS, random_split
     from .cli import ProgressCallback, console, emit_json, table
     from .evaluation.metrics import ranking_metrics, rmse_mae
     from .inspection import factor_table, genre_association

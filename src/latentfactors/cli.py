@@ -8,7 +8,6 @@ User errors print one red line; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
