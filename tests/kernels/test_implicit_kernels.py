@@ -110,7 +110,9 @@ def test_bpr_epoch_matches_reference(one_thread):
 def test_bpr_threads_do_not_change_results():
     from latentfactors.models import BPR
 
-    data = make_synthetic(500, 1600, 12000, implicit=True, seed=3).interactions  # several item groups
+    data = make_synthetic(
+        500, 1600, 12000, implicit=True, seed=3
+    ).interactions  # several item groups
     one = BPR(n_factors=6, n_epochs=3, n_threads=1, random_state=4).fit(data)
     two = BPR(n_factors=6, n_epochs=3, n_threads=2, random_state=4).fit(data)
     assert np.array_equal(one.item_factors_, two.item_factors_)
