@@ -47,6 +47,9 @@ _LAZY = {
     "Callback": "latentfactors.models",
     "EarlyStopping": "latentfactors.models",
     "ImplicitALS": "latentfactors.models",
+    "ALS": "latentfactors.models",
+    "NMF": "latentfactors.models",
+    "TruncatedSVD": "latentfactors.models",
     "BPR": "latentfactors.models",
     "ranking_metrics": "latentfactors.evaluation",
     "rmse_mae": "latentfactors.evaluation",
@@ -98,7 +101,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .evaluation import ranking_metrics, rmse_mae
     from .models import (
+        ALS,
         BPR,
+        NMF,
         SVD,
         Baseline,
         Callback,
@@ -106,4 +111,5 @@ if TYPE_CHECKING:  # pragma: no cover
         FactorModel,
         ImplicitALS,
         SVDpp,
+        TruncatedSVD,
     )

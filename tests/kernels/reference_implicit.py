@@ -104,3 +104,36 @@ def bpr_epoch(block_ptr, users, items, P, Q, bi, group_ptr, group_items, seen_pt
                 Q[i] = qi + lr * (z * pu - reg_i * qi)
                 Q[j] = qj + lr * (-z * pu - reg_i * qj)
     return loss, pairs
+
+
+def residual_sse(indptr, indices, data, P, Q, bu, bi, mu):
+    total = 0.0
+    for u in range(len(indptr) - 1):
+        for t in range(indptr[u], indptr[u + 1]):
+            i = indices[t]
+            total += (data[t] - mu - bu[u] - bi[i] - P[u] @ Q[i]) ** 2
+    return total
+
+
+def nmf_half_step(indptr, indices, data, P, Q, b_own, b_other, mu, reg, reg_bias, biased):
+    """Surprise-style multiplicative update of every row of P, then the ridge bias step."""
+    sse = 0.0
+    for u in range(len(indptr) - 1):
+        cols = indices[indptr[u] : indptr[u + 1]]
+        r = data[indptr[u] : indptr[u + 1]].astype(np.float64)
+        if len(cols) == 0:
+            continue
+        Qu = Q[cols].astype(np.float64)
+        est = Qu @ P[u]
+        if biased:
+            est = est + mu + b_own[u] + b_other[cols]
+        num = Qu.T @ r
+        den = Qu.T @ est + len(cols) * reg * P[u]
+        P[u] = np.where(den > 0, P[u] * num / np.where(den > 0, den, 1), P[u])
+        e = r - Qu @ P[u]
+        if biased:
+            e = e - mu - b_other[cols]
+            b_own[u] = e.sum() / (len(cols) * (1 + reg_bias))
+            e = e - b_own[u]
+        sse += (e**2).sum()
+    return sse

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from latentfactors.data import make_synthetic
-from latentfactors.kernels import bpr, foldin, ials, topk
+from latentfactors.kernels import bpr, ials, ridge, topk
 from latentfactors.models._strata import stratify
 
 from . import reference_implicit as ref
@@ -127,7 +127,7 @@ def test_ridge_rows_match_reference(one_thread):
     targets = rng.standard_normal(9)
     lam_f, lam_b = np.array([0.1, 0.2, 0.5]), np.array([1.0, 2.0, 0.3])
     for fit_bias in (True, False):
-        X, b = foldin.ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias)
+        X, b = ridge.ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias)
         X2, b2 = ref.ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias)
         np.testing.assert_allclose(X, X2, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b, b2, rtol=1e-4, atol=1e-5)

@@ -181,9 +181,10 @@ def test_fold_in_reproduces_a_training_user(case):
     assert fold.users.tolist() == [user]
     trained = model._user_vectors[row]
     got = fold.factors[0]
-    if name == "ImplicitALS-cholesky":
+    if name in ("ImplicitALS-cholesky", "ALS"):
         # items then users each epoch: the trained row is this exact solve
         np.testing.assert_allclose(got, trained, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(fold.bias[0], model.user_bias_[row], rtol=1e-3, atol=1e-4)
     elif name == "Baseline":
         assert fold.bias[0] == pytest.approx(model.user_bias_[row], rel=1e-4, abs=1e-5)
     else:

@@ -71,20 +71,23 @@ def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
         X[u] = x
 
 
-@numba.njit(cache=True, fastmath=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _exact_row(indptr, indices, conf, Y, YtY64, u, out):
     k = Y.shape[1]
-    A = YtY64.copy()
+    start, end = indptr[u], indptr[u + 1]
+    m = end - start
+    # A = YtY + sum (c - 1) y y^T = YtY + W^T W with rows w = sqrt(c - 1) y
+    W = np.empty((m, k))
     b = np.zeros(k)
-    for t in range(indptr[u], indptr[u + 1]):
-        i = indices[t]
-        c = np.float64(conf[t])
+    for r in range(m):
+        i = indices[start + r]
+        c = np.float64(conf[start + r])
+        s = np.sqrt(max(c - 1.0, 0.0))
         for f in range(k):
             yf = np.float64(Y[i, f])
+            W[r, f] = s * yf
             b[f] += c * yf
-            w = (c - 1.0) * yf
-            for g in range(k):
-                A[f, g] += w * Y[i, g]
+    A = YtY64 + W.T @ W
     x = np.linalg.solve(A, b)
     for f in range(k):
         out[f] = x[f]

@@ -1,17 +1,22 @@
 """Models: one consistent estimator API over every factorization."""
 
+from .als import ALS
 from .base import FactorModel
 from .baseline import Baseline
 from .bpr import BPR
 from .callbacks import Callback, EarlyStopping
 from .foldin import FoldIn
 from .implicit_als import ImplicitALS
+from .nmf import NMF
 from .recommend import Explanation
 from .svd import SVD
 from .svdpp import SVDpp
+from .truncated_svd import TruncatedSVD
 
 __all__ = [
+    "ALS",
     "BPR",
+    "NMF",
     "SVD",
     "Baseline",
     "Callback",
@@ -21,4 +26,5 @@ __all__ = [
     "FoldIn",
     "ImplicitALS",
     "SVDpp",
+    "TruncatedSVD",
 ]

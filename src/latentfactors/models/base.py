@@ -4,6 +4,7 @@
 that holds the training-only state, runs one kernel call per epoch (so callbacks,
 early stopping and progress bars work), then keeps only what inference needs:
 ``user_factors_``, ``item_factors_``, ``user_bias_``, ``item_bias_``, ``global_mean_``
+(the mean rating, used for fallbacks), ``intercept_`` (the constant in a score)
 and the id vocabularies ``users_`` / ``items_``.
 """
 
@@ -36,6 +37,9 @@ class Trainer:
     Subclasses implement :meth:`epoch` (one kernel call; returns the training RMSE),
     :meth:`arrays` (the current learned arrays) and optionally :meth:`finish`.
     """
+
+    #: the constant term of a score; None means the training data's global mean
+    intercept: float | None = None
 
     def epoch(self, epoch: int) -> float:
         raise NotImplementedError
@@ -187,6 +191,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self.users_: Vocabulary = data.users
         self.items_: Vocabulary = data.items
         self.global_mean_ = float(data.global_mean)
+        self.intercept_ = self.global_mean_
         self.rating_scale_ = data.rating_scale
         self.n_train_ = len(data)
         self.user_items_ = data.csr  # what each user interacted with (shares data's arrays)
@@ -231,6 +236,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self.item_bias_ = arr["item_bias"]
         vectors = trainer.user_vectors()
         self._user_vectors = self.user_factors_ if vectors is None else vectors
+        if trainer.intercept is not None:
+            self.intercept_ = float(trainer.intercept)
 
     # hooks for callbacks such as EarlyStopping
     def _snapshot(self) -> dict[str, Any]:
@@ -280,14 +287,15 @@ class FactorModel(RecommendMixin, FoldInMixin):
         vectors = self._trainer.user_vectors()
         return {
             "U": arr["user_factors"] if vectors is None else vectors, "Q": arr["item_factors"],
-            "bu": arr["user_bias"], "bi": arr["item_bias"], "mu": self.global_mean_,
+            "bu": arr["user_bias"], "bi": arr["item_bias"],
+            "mu": self.intercept_ if self._trainer.intercept is None else self._trainer.intercept,
         }  # fmt: skip
 
     def _validation_score(self, val) -> float:
         state = self._trainer_state()
         if self.data_kind == "explicit":
             u, i, r = val
-            pred = self._score_inner(u, i, state["U"], state["Q"], state["bu"], state["bi"])
+            pred = self._score_inner(u, i, state)
             return float(np.sqrt(np.mean((pred - r) ** 2)))
         from ..evaluation.metrics import ranking_from_lists
 
@@ -302,11 +310,12 @@ class FactorModel(RecommendMixin, FoldInMixin):
                 f"this {type(self).__name__} is not fitted yet; call fit(train) before {method}()"
             )
 
-    def _score_inner(self, u, i, user_vecs, item_factors, user_bias, item_bias) -> np.ndarray:
-        pred = rowwise_dot(user_vecs, item_factors, u, i)
-        pred += self.global_mean_
-        pred += user_bias[u]
-        pred += item_bias[i]
+    def _score_inner(self, u, i, state: dict[str, Any]) -> np.ndarray:
+        """Clipped predictions for inner ids from a state dict (see ``_trainer_state``)."""
+        pred = rowwise_dot(state["U"], state["Q"], u, i)
+        pred += state["mu"]
+        pred += state["bu"][u]
+        pred += state["bi"][i]
         if self.rating_scale_ is not None:
             np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
         return pred
@@ -347,6 +356,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         pred[known_u] += self.user_bias_[u[known_u]]
         pred[known_i] += self.item_bias_[i[known_i]]
         if known.any():
+            pred[known] += self.intercept_ - self.global_mean_
             pred[known] += rowwise_dot(self._user_vectors, self.item_factors_, u[known], i[known])
         if clip and self.rating_scale_ is not None:
             np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)

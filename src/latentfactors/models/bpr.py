@@ -120,6 +120,7 @@ class BPR(ImplicitModel):
     def _adopt(self, trainer: Trainer) -> None:
         super()._adopt(trainer)
         self.global_mean_ = 0.0
+        self.intercept_ = 0.0
         self.rating_scale_ = None
 
 

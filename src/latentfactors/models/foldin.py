@@ -43,12 +43,12 @@ class FoldInMixin:
 
     def _fold_in_solve(self, csr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(user vectors used in scores, stored user factors, user biases) for CSR rows."""
-        from ..kernels.foldin import ridge_rows
+        from ..kernels.ridge import ridge_rows
 
         counts = np.diff(csr.indptr)
         lam_f, lam_b, fit_bias = self._fold_in_penalties(counts)
         cols = csr.indices
-        targets = csr.data.astype(np.float64) - self.global_mean_ - self.item_bias_[cols]
+        targets = csr.data.astype(np.float64) - self.intercept_ - self.item_bias_[cols]
         X, b = ridge_rows(
             csr.indptr.astype(np.int64), cols.astype(np.int32), targets, self.item_factors_,
             np.asarray(lam_f, np.float64), np.asarray(lam_b, np.float64), fit_bias,

@@ -54,11 +54,6 @@ class ImplicitModel(FactorModel):
         out.eliminate_zeros()
         return out
 
-    def _score_inner(self, u, i, user_vecs, item_factors, user_bias, item_bias) -> np.ndarray:
-        from .base import rowwise_dot
-
-        return rowwise_dot(user_vecs, item_factors, u, i) + item_bias[i]
-
     def predict(self, users: Any, items: Any, *, clip: bool = False, return_mask: bool = False):
         """Preference scores (not ratings) for pairs of raw ids; 0 for unknown pairs."""
         return super().predict(users, items, clip=False, return_mask=return_mask)
@@ -175,6 +170,7 @@ class ImplicitALS(ImplicitModel):
     def _adopt(self, trainer: Trainer) -> None:
         super()._adopt(trainer)
         self.global_mean_ = 0.0
+        self.intercept_ = 0.0
         self.rating_scale_ = None
 
     # -------------------------------------------------------------- fold-in, explain

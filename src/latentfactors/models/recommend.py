@@ -112,7 +112,7 @@ class RecommendMixin:
 
         if state is None:
             state = {"U": self._user_vectors, "Q": self.item_factors_, "bu": self.user_bias_,
-                     "bi": self.item_bias_, "mu": self.global_mean_}  # fmt: skip
+                     "bi": self.item_bias_, "mu": self.intercept_}  # fmt: skip
         cand, allowed = self._candidates(items, exclude)
         Q = state["Q"] if cand is None else state["Q"][cand]
         bi = state["bi"] if cand is None else state["bi"][cand]
@@ -280,13 +280,9 @@ class RecommendMixin:
         u = self._user_inner(user)
         i = self.items_.index([item])[0]
         prods = self._user_vectors[u].astype(np.float64) * self.item_factors_[i]
-        names = ["global mean", "user bias", "item bias"] + [
-            f"factor {f}" for f in range(len(prods))
-        ]
+        names = ["intercept", "user bias", "item bias"] + [f"factor {f}" for f in range(len(prods))]
         kinds = ["baseline"] * 3 + ["factor"] * len(prods)
-        contrib = np.concatenate(
-            ([self.global_mean_, self.user_bias_[u], self.item_bias_[i]], prods)
-        )
+        contrib = np.concatenate(([self.intercept_, self.user_bias_[u], self.item_bias_[i]], prods))
         parts = pd.DataFrame({"kind": kinds, "name": names, "contribution": contrib})
         parts = parts.iloc[np.argsort(-np.abs(contrib), kind="stable")].reset_index(drop=True)
         return Explanation(user, item, float(contrib.sum()), parts)

@@ -94,7 +94,7 @@ class SVDpp(SVD):
         return _SVDppTrainer(self, data, P, Q, Y, seed)
 
     def _fold_in_solve(self, csr):
-        from ..kernels.foldin import ridge_rows
+        from ..kernels.ridge import ridge_rows
         from ..kernels.sgd import svdpp_implicit_sums
 
         indptr = csr.indptr.astype(np.int64)
@@ -103,7 +103,7 @@ class SVDpp(SVD):
         svdpp_implicit_sums(indptr, cols, self.implicit_factors_, Z)
         rows = np.repeat(np.arange(csr.shape[0]), np.diff(indptr))
         qz = np.einsum("ij,ij->i", self.item_factors_[cols], Z[rows], dtype=np.float64)
-        targets = csr.data - self.global_mean_ - self.item_bias_[cols] - qz
+        targets = csr.data - self.intercept_ - self.item_bias_[cols] - qz
         lam_f, lam_b, _ = self._fold_in_penalties(np.diff(indptr))
         P, b = ridge_rows(indptr, cols, targets, self.item_factors_, lam_f, lam_b, True)
         return P + Z, P, b
