@@ -52,6 +52,8 @@ _LAZY = {
     "TruncatedSVD": "latentfactors.models",
     "BPR": "latentfactors.models",
     "ranking_metrics": "latentfactors.evaluation",
+    "save": "latentfactors.persistence",
+    "load": "latentfactors.persistence",
     "rmse_mae": "latentfactors.evaluation",
 }
 
@@ -113,3 +115,4 @@ if TYPE_CHECKING:  # pragma: no cover
         SVDpp,
         TruncatedSVD,
     )
+    from .persistence import load, save

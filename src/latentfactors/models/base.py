@@ -364,6 +364,12 @@ class FactorModel(RecommendMixin, FoldInMixin):
             return pred, ~known
         return pred
 
+    def save(self, path: Any, *, items: Any = None) -> Any:
+        """Write the fitted model to a safe model file; see :func:`latentfactors.save`."""
+        from ..persistence import save
+
+        return save(self, path, items=items)
+
     def predict_one(self, user: Any, item: Any, *, clip: bool = True) -> float:
         """Predicted rating of one (user, item) pair; see :meth:`predict`."""
         return float(self.predict([user], [item], clip=clip)[0])
