@@ -237,6 +237,8 @@ def load_data(path: str, opts: dict[str, Any]):
                 return c
         return position if not columns else None
 
+    if len(columns) == 1:  # one field per line: let the reader explain the separator
+        columns = []
     user = pick(opts.get("user_col"), _USER_NAMES, 0)
     item = pick(opts.get("item_col"), _ITEM_NAMES, 1)
     weight = pick(opts.get("weight_col"), _WEIGHT_NAMES)

@@ -148,6 +148,13 @@ def read_csv(
         col_names_display = [str(k) for k in range(len(col_names))]
     else:
         col_names_display = col_names
+    if len(col_names) == 1:
+        guess = sniff_separator(path, encoding=encoding)
+        hint = f"; it looks like sep={guess!r}" if guess != sep else ""
+        raise DataError(
+            f"{path.name}: every line has one field with sep={sep!r} (first column: "
+            f"{col_names_display[0]!r}); pass the file's separator{hint}"
+        )
     user_c, item_c, rating_c, ts_c, weight_c = (
         _resolve(c, col_names) for c in (user, item, rating, timestamp, weight)
     )
@@ -158,13 +165,6 @@ def read_csv(
         raise DataError(
             f"{path.name} has no header line: name columns by position (user=0, item=1, ...) "
             "or pass names=[...]"
-        )
-    if len(col_names) == 1 and len(wanted) > 1:
-        guess = sniff_separator(path, encoding=encoding)
-        hint = f"; it looks like sep={guess!r}" if guess != sep else ""
-        raise DataError(
-            f"{path.name}: every line has one field with sep={sep!r} (first column: "
-            f"{col_names_display[0]!r}); pass the file's separator{hint}"
         )
     _check_columns(wanted, col_names, path.name)
     columns = {c: _arrow_to_numpy(table.column(c)) for c in wanted}
