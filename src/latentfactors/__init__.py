@@ -55,6 +55,12 @@ _LAZY = {
     "save": "latentfactors.persistence",
     "load": "latentfactors.persistence",
     "rmse_mae": "latentfactors.evaluation",
+    "evaluate": "latentfactors.evaluation",
+    "cross_validate": "latentfactors.evaluation",
+    "GridSearch": "latentfactors.evaluation",
+    "RandomSearch": "latentfactors.evaluation",
+    "factor_sweep": "latentfactors.evaluation",
+    "regularization_sweep": "latentfactors.evaluation",
 }
 
 __all__ = [
@@ -101,7 +107,16 @@ if TYPE_CHECKING:  # pragma: no cover
         time_split,
         user_split,
     )
-    from .evaluation import ranking_metrics, rmse_mae
+    from .evaluation import (
+        GridSearch,
+        RandomSearch,
+        cross_validate,
+        evaluate,
+        factor_sweep,
+        ranking_metrics,
+        regularization_sweep,
+        rmse_mae,
+    )
     from .models import (
         ALS,
         BPR,

@@ -1,5 +1,21 @@
-"""Evaluation: rating and ranking metrics on held-out data."""
+"""Evaluation and model selection: metrics, evaluate, cross-validation, searches, sweeps."""
 
+from .evaluate import EvaluationResult, evaluate
 from .metrics import ranking_metrics, rmse_mae
+from .selection import CVResult, GridSearch, OptunaSearch, RandomSearch, cross_validate
+from .sweep import SweepResult, factor_sweep, regularization_sweep
 
-__all__ = ["ranking_metrics", "rmse_mae"]
+__all__ = [
+    "CVResult",
+    "EvaluationResult",
+    "GridSearch",
+    "OptunaSearch",
+    "RandomSearch",
+    "SweepResult",
+    "cross_validate",
+    "evaluate",
+    "factor_sweep",
+    "ranking_metrics",
+    "regularization_sweep",
+    "rmse_mae",
+]

@@ -9,7 +9,11 @@ relevance). Users without held-out items are left out of every average. Definiti
 * ``ndcg@k = DCG / IDCG`` with ``DCG = sum_{r < k, hit at rank r} 1 / log2(r + 2)`` and
   ``IDCG`` the DCG of ``min(k, |test_u|)`` hits at the top;
 * ``map@k = (1 / min(k, |test_u|)) * sum_{r < k, hit at r} precision@(r + 1)``;
-* ``hit_rate@k``: 1 if any hit; ``mrr@k``: 1 / rank of the first hit (0 if none).
+* ``hit_rate@k``: 1 if any hit; ``mrr@k``: 1 / rank of the first hit (0 if none);
+* ``auc``: the probability that a held-out item outscores an item the user never
+  interacted with, ties counting 1/2 (all items, no cut-off);
+* ``coverage@k``: the fraction of the catalogue that appears in at least one top-k list;
+* ``mean_popularity@k``: the mean number of training interactions of recommended items.
 
 ``implicit``'s ``precision_at_k`` divides by ``min(k, |test_u|)`` instead of ``k``;
 its ``ndcg_at_k`` and ``mean_average_precision_at_k`` match the definitions here.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ranking_from_lists", "ranking_metrics", "rmse_mae"]
+__all__ = ["auc_scores", "ranking_from_lists", "ranking_metrics", "rmse_mae"]
 
 
 def rmse_mae(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
@@ -95,3 +99,37 @@ def ranking_metrics(model, test, k: int = 10, exclude_seen: bool = True) -> dict
     out["n_users"] = len(rows)
     out["n_skipped_rows"] = int((~keep).sum())
     return out
+
+
+def auc_scores(model, rows: np.ndarray, test_rows, seen, block: int = 512) -> np.ndarray:
+    """Per-user AUC: the probability that a held-out item outscores an item the user never
+    interacted with (neither in ``seen`` nor held out); ties count 1/2.
+
+    ``rows`` are inner user ids, ``test_rows`` the CSR of their held-out items (aligned
+    with ``rows``), ``seen`` the users x items CSR of training items. Scores every item
+    for every user, in blocks of ``block`` users.
+    """
+    from scipy.stats import rankdata
+
+    out = np.empty(len(rows))
+    Q, bi = model.item_factors_, model.item_bias_
+    U = model._user_vectors
+    for s in range(0, len(rows), block):
+        r = rows[s : s + block]
+        scores = (U[r] @ Q.T + bi).astype(np.float64)
+        tr = test_rows[s : s + block]
+        sn = seen[r]
+        for j in range(len(r)):
+            pos = tr.indices[tr.indptr[j] : tr.indptr[j + 1]]
+            excluded = np.zeros(scores.shape[1], dtype=bool)
+            excluded[sn.indices[sn.indptr[j] : sn.indptr[j + 1]]] = True
+            excluded[pos] = True
+            neg = ~excluded
+            n_pos, n_neg = len(pos), int(neg.sum())
+            if n_pos == 0 or n_neg == 0:
+                out[s + j] = np.nan
+                continue
+            # rank among positives and negatives only
+            rr = rankdata(np.concatenate([scores[j, pos], scores[j, neg]]))
+            out[s + j] = (rr[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return out[~np.isnan(out)]

@@ -85,8 +85,8 @@ class RecommendMixin:
                 allowed[np.isin(cand, ex)] = False
         return cand, allowed
 
-    def _seen_rows(self, rows: np.ndarray, cand: np.ndarray | None):
-        seen = self.user_items_[rows]
+    def _seen_rows(self, rows: np.ndarray, cand: np.ndarray | None, seen=None):
+        seen = (self.user_items_ if seen is None else seen)[rows]
         indptr = seen.indptr.astype(np.int64)
         indices = seen.indices.astype(np.int32)
         if cand is None:
@@ -102,11 +102,12 @@ class RecommendMixin:
 
     def _top_n(
         self, rows: np.ndarray, n: int, exclude_seen: bool, items: Any, exclude: Any,
-        state: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None, seen: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """Inner item ids (-1 padded) and scores for user rows, best first.
 
-        ``state`` overrides the learned arrays (used while training, for validation).
+        ``state`` overrides the learned arrays (used while training, for validation);
+        ``seen`` the CSR of items to exclude (default: ``user_items_``).
         """
         from ..kernels.topk import topk_rows
 
@@ -132,7 +133,7 @@ class RecommendMixin:
             scores = U[r] @ QT
             scores += bi
             if exclude_seen:
-                ptr, idx = self._seen_rows(r, cand)
+                ptr, idx = self._seen_rows(r, cand, seen)
             else:
                 ptr, idx = empty_ptr[: len(r) + 1], empty_idx
             ti, tv = topk_rows(scores, k, ptr, idx, allowed)
