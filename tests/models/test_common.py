@@ -269,3 +269,31 @@ def test_early_stopping_restores_best(name, planted, implicit_data):
     assert len(hist) < 60 or best == 59
     with pytest.raises(InvalidParameterError, match="pass validation= to fit"):
         ALL[name][0]().fit(train, callbacks=[EarlyStopping()])
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "mode"),
+    [("SVD", "mae", "min"), ("SVD", "recall@5", "max"), ("ImplicitALS", "recall@20", "max"),
+     ("BPR", "map@10", "max")],
+)  # fmt: skip
+def test_early_stopping_on_any_metric(name, metric, mode, planted, implicit_data):
+    train, test = data_for(name, planted, implicit_data)
+    model = ALL[name][0]().set_params(n_epochs=40)
+    model.fit(train, validation=test, validation_metric=metric,
+              callbacks=[EarlyStopping(patience=2)])  # fmt: skip
+    hist = model.history_[f"val_{metric}"]
+    best = int(np.argmin(hist) if mode == "min" else np.argmax(hist))
+    assert model.best_epoch_ == best + 1
+    from latentfactors.evaluation import evaluate
+
+    assert evaluate(model, test, metrics=[metric]).metrics[metric] == pytest.approx(
+        hist[best], rel=1e-6
+    )
+
+
+def test_bad_validation_metric(implicit_data):
+    train, test = implicit_data
+    with pytest.raises(InvalidParameterError, match="scores preferences, not ratings"):
+        ImplicitALS(n_epochs=1).fit(train, validation=test, validation_metric="rmse")
+    with pytest.raises(InvalidParameterError, match="not available per epoch"):
+        ImplicitALS(n_epochs=1).fit(train, validation=test, validation_metric="auc")

@@ -167,6 +167,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         *,
         validation: Interactions | None = None,
         callbacks: Iterable[Callback | Callable[..., Any]] | None = None,
+        validation_metric: str | None = None,
     ) -> FactorModel:
         """Learn from ``train``; returns ``self``.
 
@@ -174,12 +175,18 @@ class FactorModel(RecommendMixin, FoldInMixin):
         ----------
         train : Interactions
         validation : Interactions, optional
-            Held-out rows scored after every epoch (``history_["val_rmse"]``); rows whose
-            user or item is not in ``train`` are skipped.
+            Held-out rows scored after every epoch (``history_["val_<metric>"]``); rows
+            whose user or item is not in ``train`` are skipped.
         callbacks : list, optional
             :class:`~latentfactors.models.callbacks.Callback` objects or plain callables
             ``f(model, info)``, called after every epoch; returning True stops training.
-            :class:`~latentfactors.models.callbacks.EarlyStopping` stops on validation RMSE.
+            :class:`~latentfactors.models.callbacks.EarlyStopping` stops on the
+            validation metric.
+        validation_metric : str, optional
+            What to score on ``validation``: ``"rmse"`` (default for rating models),
+            ``"mae"``, or a ranking metric at k such as ``"ndcg@10"`` (default for
+            implicit models), ``"recall@20"``, ``"precision@5"``, ``"map@10"``,
+            ``"mrr@10"``, ``"hit_rate@10"``.
         """
         self._check_params()
         data = self._check_data(train)
@@ -195,6 +202,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self.rating_scale_ = data.rating_scale
         self.n_train_ = len(data)
         self.user_items_ = data.csr  # what each user interacted with (shares data's arrays)
+        self._val_metric = self._parse_validation_metric(validation_metric)
         val = self._validation_rows(validation)
         n_epochs = int(getattr(self, "n_epochs", 1)) if self.iterative else 1
         loss_key, val_key = self._history_keys()
@@ -246,11 +254,29 @@ class FactorModel(RecommendMixin, FoldInMixin):
     def _restore(self, snap: dict[str, Any]) -> None:
         self._trainer.restore(snap)
 
+    def _parse_validation_metric(self, name: str | None) -> tuple[str, int | None]:
+        from ..evaluation.evaluate import parse_metric
+
+        if name is None:
+            name = "rmse" if self.data_kind == "explicit" else "ndcg@10"
+        base, k = parse_metric(name, 10)
+        if base in ("rmse", "mae") and self.data_kind != "explicit":
+            raise InvalidParameterError(
+                f"{type(self).__name__} scores preferences, not ratings; validate it with a "
+                "ranking metric such as 'ndcg@10'"
+            )
+        if base in ("auc", "coverage", "mean_popularity"):
+            raise InvalidParameterError(
+                f"validation_metric={name!r} is not available per epoch; use rmse, mae, or "
+                "precision / recall / ndcg / map / mrr / hit_rate at k"
+            )
+        return base, k
+
     def _history_keys(self) -> tuple[str, str]:
         """Names of the per-epoch training loss and validation metric."""
-        if self.data_kind == "explicit":
-            return "train_rmse", "val_rmse"
-        return "train_loss", "val_ndcg@10"
+        base, k = getattr(self, "_val_metric", ("rmse", None))
+        loss = "train_rmse" if self.data_kind == "explicit" else "train_loss"
+        return loss, "val_" + (base if k is None else f"{base}@{k}")
 
     def _validation_rows(self, validation: Interactions | None):
         """Validation rows in the model's inner ids (unknown users / items dropped)."""
@@ -269,7 +295,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
             if not keep.any():
                 raise DataError("no validation row has a user and an item seen in training")
             u, i, r = u[keep], i[keep], validation.values[keep]
-        if self.data_kind == "explicit":
+        if self._val_metric[0] in ("rmse", "mae"):
             return u, i, r
         import scipy.sparse as sp
 
@@ -293,15 +319,16 @@ class FactorModel(RecommendMixin, FoldInMixin):
 
     def _validation_score(self, val) -> float:
         state = self._trainer_state()
-        if self.data_kind == "explicit":
+        base, k = self._val_metric
+        if base in ("rmse", "mae"):
             u, i, r = val
-            pred = self._score_inner(u, i, state)
-            return float(np.sqrt(np.mean((pred - r) ** 2)))
+            err = self._score_inner(u, i, state) - r
+            return float(np.sqrt(np.mean(err**2)) if base == "rmse" else np.mean(np.abs(err)))
         from ..evaluation.metrics import ranking_from_lists
 
         rows, indptr, indices = val
-        top, _ = self._top_n(rows, 10, True, None, None, state=state)
-        return ranking_from_lists(top, indptr, indices, 10)["ndcg@10"]
+        top, _ = self._top_n(rows, k, True, None, None, state=state)
+        return ranking_from_lists(top, indptr, indices, k)[f"{base}@{k}"]
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self, method: str) -> None:
