@@ -372,6 +372,179 @@ def fit(data, model_name, factors, epochs, lr, reg, seed, threads, settings, out
         console().print(f"saved {type(model).__name__} to {output} ({len(train):,} interactions)")
 
 
+def _metrics_option(f):
+    return click.option("--metric", "metrics", multiple=True,
+                        help="Metric to report (repeatable): rmse, mae, ndcg@10, recall@20, "
+                             "auc ... Default: the usual ones for the model.")(f)  # fmt: skip
+
+
+def _print_metrics(title: str, metrics: dict[str, float]) -> None:
+    console().print(table(title, ["metric", "value"], [[k, float(v)] for k, v in metrics.items()]))
+
+
+@main.command()
+@click.argument("model_file", type=click.Path())
+@click.argument("test", type=click.Path())
+@data_options
+@click.option(
+    "-k", "k", type=int, default=10, show_default=True, help="Cut-off of ranking metrics."
+)
+@_metrics_option
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(model_file, test, k, metrics, as_json, **data_opts):
+    """Score a saved model on held-out interactions in TEST (rows with unknown ids skipped).
+
+    \b
+    Example:
+      latentfactors evaluate svd.lfm ../shared/data/ml-100k/u1.test --names user,item,rating,ts
+    """
+    from .evaluation import evaluate as run_evaluate
+
+    model = _load_model(model_file)
+    ds = load_data(test, data_opts)
+    res = run_evaluate(model, ds.interactions, k=k, metrics=list(metrics) or None)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    _print_metrics(f"{type(model).__name__} on {Path(test).name} ({res.n_rows:,} rows, "
+                   f"{res.n_users:,} users)", res.metrics)  # fmt: skip
+    for reason, n in res.skipped.items():
+        console().print(f"skipped {n:,} rows: {reason}")
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@model_options
+@data_options
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("-k", "k", type=int, default=10, show_default=True)
+@_metrics_option
+@click.option("--jobs", type=int, default=1, show_default=True, help="Folds fitted at once.")
+@click.option("--json", "as_json", is_flag=True)
+def cv(data, model_name, factors, epochs, lr, reg, seed, threads, settings, folds, k, metrics,
+       jobs, as_json, **data_opts):  # fmt: skip
+    """K-fold cross-validation of a model on DATA: per-fold metrics, mean and std.
+
+    \b
+    Example (Surprise's protocol):
+      latentfactors cv ../shared/data/ml-100k --model svd --folds 5 --metric rmse
+    """
+    from .evaluation import cross_validate
+
+    ds = load_data(data, data_opts)
+    model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
+    res = cross_validate(model, ds.interactions, cv=folds, metrics=list(metrics) or None, k=k,
+                         seed=seed, n_jobs=jobs)  # fmt: skip
+    if as_json:
+        emit_json({"folds": res.folds.reset_index().to_dict(orient="records"),
+                   "mean": res.summary.loc["mean"].to_dict(),
+                   "std": res.summary.loc["std"].to_dict()})  # fmt: skip
+        return
+    cols = list(res.folds.columns)
+    rows = [[i, *[float(v) for v in r]] for i, r in zip(res.folds.index, res.folds.to_numpy())]
+    rows += [["mean", *[float(v) for v in res.summary.loc["mean"]]],
+             ["std", *[float(v) for v in res.summary.loc["std"]]]]  # fmt: skip
+    console().print(table(f"{folds}-fold cross-validation of {type(model).__name__}",
+                          ["fold", *cols], rows))  # fmt: skip
+
+
+@main.command()
+@click.argument("data", type=click.Path())
+@model_options
+@data_options
+@click.option(
+    "--grid",
+    "grid",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Values to try for one parameter (repeatable), e.g. --grid reg=0.01,0.05",
+)
+@click.option(
+    "--factor-sweep",
+    "sweep",
+    default=None,
+    metavar="N1,N2,...",
+    help="Instead of a grid: train/validation error for these numbers of factors.",
+)
+@click.option("--metric", default=None, help="What to optimise (default rmse / ndcg@10).")
+@click.option("--folds", type=int, default=None, help="Cross-validate each setting.")
+@click.option("--validation", type=float, default=0.2, show_default=True)
+@click.option("--jobs", type=int, default=1, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="Save the best model (refit on all the data).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def tune(data, model_name, factors, epochs, lr, reg, seed, threads, settings, grid, sweep,
+         metric, folds, validation, jobs, output, as_json, **data_opts):  # fmt: skip
+    """Search hyperparameters on DATA, or sweep the number of factors.
+
+    \b
+    Examples:
+      latentfactors tune ../shared/data/ml-100k --model svd --grid n_factors=16,32,64 \\
+          --grid reg=0.02,0.05,0.1 -o best.lfm
+      latentfactors tune ../shared/data/ml-100k --model svd --factor-sweep 2,8,32,128
+    """
+    from .data import random_split
+    from .evaluation import GridSearch, factor_sweep
+
+    ds = load_data(data, data_opts)
+    model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
+    if sweep:
+        values = [int(v) for v in sweep.split(",") if v.strip()]
+        train, val = random_split(ds.interactions, validation, seed=seed)
+        res = factor_sweep(model, train, val, n_factors=values, metric=metric, n_jobs=jobs)
+        out = {"metric": res.metric, "table": res.table.to_dict(orient="records"),
+               "best_value": res.best_value, "stops_improving_at": res.stops_improving_at,
+               "overfit_from": res.overfit_from}  # fmt: skip
+        if as_json:
+            emit_json(out)
+            return
+        rows = [[int(r.value), float(r.train), float(r.validation), int(r.best_epoch),
+                 float(r.seconds)] for r in res.table.itertuples()]  # fmt: skip
+        console().print(table(f"factor sweep ({res.metric})",
+                              ["factors", "train", "validation", "best epoch", "seconds"],
+                              rows))  # fmt: skip
+        console().print(f"best: {res.best_value} factors; more stops helping at "
+                        f"{res.stops_improving_at}; overfits from {res.overfit_from}")  # fmt: skip
+        return
+    if not grid:
+        raise click.UsageError("give --grid NAME=V1,V2 (repeatable) or --factor-sweep N1,N2")
+    param_grid = {}
+    for g in grid:
+        if "=" not in g:
+            raise click.UsageError(f"--grid expects NAME=V1,V2,..., got {g!r}")
+        name, values = g.split("=", 1)
+        param_grid[name.strip()] = [_value(v.strip()) for v in values.split(",") if v.strip()]
+    search = GridSearch(model, param_grid, metric=metric or (
+        "rmse" if model.data_kind == "explicit" else "ndcg@10"), cv=folds,
+        validation=validation, seed=seed, n_jobs=jobs, refit=output is not None)  # fmt: skip
+    search.fit(ds.interactions)
+    if output:
+        from .persistence import save
+
+        save(search.best_model_, output, items=ds.items)
+    if as_json:
+        emit_json({"results": search.results_.to_dict(orient="records"),
+                   "best_params": search.best_params_, "best_score": search.best_score_,
+                   "output": output})  # fmt: skip
+        return
+    res = search.results_.sort_values("rank")
+    cols = [c for c in res.columns if c != "rank"]
+    console().print(
+        table(
+            f"grid search ({search._key})",
+            ["rank", *cols],
+            [[int(r["rank"]), *[r[c] for c in cols]] for _, r in res.iterrows()],
+        )
+    )
+    console().print(f"best: {search.best_params_} -> {search.best_score_:.4f}"
+                    + (f"; saved to {output}" if output else ""))  # fmt: skip
+
+
 @main.command()
 @click.argument("model_file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)

@@ -30,7 +30,7 @@ class ALS(FactorModel):
         One epoch = an item half-step then a user half-step. On MovieLens 100K the
         held-out error stops improving after about 6.
     reg : float, default 0.1
-        L2 penalty of the factors (per rating when ``weighted``).
+        L2 penalty of the factors (per rating when ``weighted``); must be > 0.
     reg_bias : float, default 0.1
         L2 penalty of the biases (per rating when ``weighted``).
     weighted : bool, default True
@@ -76,16 +76,15 @@ class ALS(FactorModel):
         name = "ALS"
         check_int(name, "n_factors", self.n_factors, 1)
         check_int(name, "n_epochs", self.n_epochs, 1)
-        check_float(name, "reg", self.reg, 0.0)
+        # reg > 0 also when weighted: reg * n_u is still 0, and a row with fewer ratings
+        # than factors would have singular normal equations (numba raises a SystemError)
+        check_float(name, "reg", self.reg, 0.0, low_open=True)
         check_float(name, "reg_bias", self.reg_bias, 0.0)
         check_bool(name, "weighted", self.weighted)
         check_bool(name, "biased", self.biased)
         check_float(name, "init_std", self.init_std, 0.0)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
-        if not self.weighted and self.reg == 0:
-            # an unweighted zero penalty leaves rows with few ratings singular
-            check_float(name, "reg", self.reg, 0.0, low_open=True)
 
     def _penalties(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.maximum(counts, 1).astype(np.float64) if self.weighted else np.ones(len(counts))

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_seed
 from ..data.interactions import Interactions
+from ..exceptions import DataError
 from .base import FactorModel, Trainer
 
 __all__ = ["NMF"]
@@ -21,6 +22,8 @@ class NMF(FactorModel):
     user a mix of tastes), often easier to read than signed factors. Trained by the
     regularized multiplicative updates of Surprise's NMF (Luo et al. 2014), users then
     items each epoch (Gauss-Seidel), in parallel over rows and reproducibly.
+    Ratings must be non-negative (``DataError`` otherwise): a negative rating would
+    turn a multiplicative update, and so a factor, negative.
 
     Parameters
     ----------
@@ -85,12 +88,19 @@ class NMF(FactorModel):
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
 
+    def _check_data(self, train: Any) -> Interactions:
+        data = super()._check_data(train)
+        _check_non_negative(data.values, "fit")
+        return data
+
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         return _NMFTrainer(self, data, seed)
 
     def _fold_in_solve(self, csr):
         """Multiplicative updates of the new rows with the item factors fixed."""
         from ..kernels.nmf import nmf_half_step
+
+        _check_non_negative(csr.data, "fold_in")
 
         n, k = csr.shape[0], self.item_factors_.shape[1]
         rng = np.random.default_rng(self.random_state_)
@@ -103,6 +113,17 @@ class NMF(FactorModel):
                 float(self.reg_bias), bool(self.biased),
             )  # fmt: skip
         return P, P, bu
+
+
+def _check_non_negative(values: np.ndarray, method: str) -> None:
+    """Multiplicative updates keep factors >= 0 only if every rating is >= 0."""
+    if len(values) and values.min() < 0:
+        n_neg = int((values < 0).sum())
+        raise DataError(
+            f"NMF.{method} needs non-negative ratings, got {n_neg} negative value(s) "
+            f"(min {float(values.min()):g}); shift the ratings (e.g. subtract the scale's "
+            "minimum) or use a model with signed factors such as SVD or ALS"
+        )
 
 
 class _NMFTrainer(Trainer):

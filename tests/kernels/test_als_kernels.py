@@ -1,0 +1,124 @@
+"""The explicit-ALS kernels (``kernels/ridge.py``) against their NumPy twins, row by row
+and through the trainer's epoch; the same bits on 1 and 2 threads.
+
+The twins live in ``reference_implicit.py`` (``ridge_rows``, ``residual_sse``), next to
+the fold-in twin that shares them.
+"""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from latentfactors.data import make_synthetic
+from latentfactors.kernels import ridge
+from latentfactors.models.als import ALS
+
+from . import reference_implicit as ref
+
+
+@pytest.fixture
+def one_thread():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+def _problem(seed=0, n_rows=40, n_cols=30, k=5):
+    """A random CSR with an empty row (3) and a single-rating row (4), targets, factors
+    and per-row penalties that differ (as ALS-WR's ``reg * n_u``)."""
+    rng = np.random.default_rng(seed)
+    mat = sp.random(n_rows, n_cols, density=0.25, format="lil", random_state=seed)
+    mat[3, :] = 0
+    mat[4, :] = 0
+    mat[4, 7] = 0.5
+    mat = sp.csr_matrix(mat)
+    mat.eliminate_zeros()
+    mat.sort_indices()
+    ptr, idx = mat.indptr.astype(np.int64), mat.indices.astype(np.int32)
+    targets = rng.normal(0, 1, len(idx))
+    Q = rng.standard_normal((n_cols, k)).astype(np.float32)
+    counts = np.diff(ptr)
+    lam_f = 0.1 * np.maximum(counts, 1) + rng.uniform(0, 0.05, n_rows)
+    lam_b = 0.05 * np.maximum(counts, 1)
+    return ptr, idx, targets, Q, lam_f, lam_b
+
+
+@pytest.mark.parametrize("fit_bias", [True, False])
+def test_ridge_rows_matches_reference(one_thread, fit_bias):
+    ptr, idx, targets, Q, lam_f, lam_b = _problem()
+    X, b = ridge.ridge_rows(ptr, idx, targets, Q, lam_f, lam_b, fit_bias)
+    X2, b2 = ref.ridge_rows(ptr, idx, targets, Q, lam_f, lam_b, fit_bias)
+    assert X.dtype == np.float32 and b.dtype == np.float32
+    np.testing.assert_allclose(X, X2, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b, b2, rtol=1e-4, atol=1e-6)
+    assert not X[3].any() and b[3] == 0  # a row without ratings gets zeros
+    if not fit_bias:
+        assert not b.any()
+
+
+def test_ridge_rows_solves_the_normal_equations(one_thread):
+    """Optimality: the gradient of the row's ridge objective vanishes at the solution."""
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=1)
+    X, b = ridge.ridge_rows(ptr, idx, targets, Q, lam_f, lam_b, True)
+    for u in range(len(ptr) - 1):
+        cols, t = idx[ptr[u] : ptr[u + 1]], targets[ptr[u] : ptr[u + 1]]
+        if len(cols) == 0:
+            continue
+        Qu = Q[cols].astype(np.float64)
+        err = t - b[u] - Qu @ X[u]
+        np.testing.assert_allclose(Qu.T @ err, lam_f[u] * X[u], atol=1e-4)
+        assert err.sum() == pytest.approx(lam_b[u] * b[u], abs=1e-4)
+
+
+def test_ridge_rows_and_sse_same_bits_on_one_and_two_threads():
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=2, n_rows=300, n_cols=80, k=8)
+    before = numba.get_num_threads()
+    try:
+        out = {}
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            X, b = ridge.ridge_rows(ptr, idx, targets, Q, lam_f, lam_b, True)
+            sse = ridge.residual_sse(ptr, idx, targets.astype(np.float32), X, Q, b,
+                                     np.zeros(len(Q), np.float32), 0.0)  # fmt: skip
+            out[n] = (X, b, sse)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(out[1][0], out[2][0])
+    assert np.array_equal(out[1][1], out[2][1])
+    assert out[1][2] == out[2][2]
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("biased", [True, False])
+def test_als_epoch_is_item_then_user_half_step(one_thread, weighted, biased):
+    """Epoch 3 from the state after epoch 2 equals the twin's item step then user step
+    (targets ``r - mu - b_other``, penalties ``reg * n`` when weighted)."""
+    data = make_synthetic(60, 40, 900, rank=3, seed=3).interactions
+    params = dict(n_factors=4, reg=0.08, reg_bias=0.03, weighted=weighted, biased=biased,
+                  random_state=1)  # fmt: skip
+    before = ALS(n_epochs=2, **params).fit(data)
+    after = ALS(n_epochs=3, **params).fit(data)
+    mu = data.global_mean
+    csr, csc = data.csr, data.csc
+
+    def lam(counts, reg):
+        return reg * (np.maximum(counts, 1) if weighted else np.ones(len(counts)))
+
+    ci = np.diff(csc.indptr)
+    t_items = csc.data.astype(np.float64) - mu - before.user_bias_[csc.indices]
+    Q, bi = ref.ridge_rows(csc.indptr, csc.indices, t_items, before.user_factors_,
+                           lam(ci, 0.08), lam(ci, 0.03), biased)  # fmt: skip
+    cu = np.diff(csr.indptr)
+    t_users = csr.data.astype(np.float64) - mu - bi.astype(np.float32)[csr.indices]
+    P, bu = ref.ridge_rows(csr.indptr, csr.indices, t_users, Q.astype(np.float32),
+                           lam(cu, 0.08), lam(cu, 0.03), biased)  # fmt: skip
+    np.testing.assert_allclose(after.item_factors_, Q, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(after.item_bias_, bi, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(after.user_factors_, P, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(after.user_bias_, bu, rtol=1e-3, atol=1e-4)
+    # the reported training RMSE is the twin's residual SSE of the final state
+    sse = ref.residual_sse(csr.indptr, csr.indices, csr.data, after.user_factors_,
+                           after.item_factors_, after.user_bias_, after.item_bias_, mu)  # fmt: skip
+    assert after.history_["train_rmse"][-1] == pytest.approx(np.sqrt(sse / len(data)), rel=1e-4)
