@@ -162,3 +162,29 @@ def test_quickstart_without_data_runs_on_labelled_synthetic(runner, tmp_path, mo
     res = runner.invoke(main, ["quickstart", "--no-download", "--out", "qs"])
     assert res.exit_code == 0, res.output
     assert "SYNTHETIC data" in res.output and "no MovieLens 100K found" in res.output
+
+
+def test_evaluate_cv_and_tune(runner, svd_file, ratings_csv, tmp_path):
+    res = runner.invoke(main, ["evaluate", str(svd_file), str(ratings_csv), "--metric", "rmse",
+                               "--metric", "ndcg@5", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["rmse"] > 0 and 0 <= out["ndcg@5"] <= 1 and out["n_skipped_rows"] == 0
+    res = runner.invoke(main, ["cv", str(ratings_csv), "--model", "baseline", "--folds", "3",
+                               "--metric", "rmse", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    cv = json.loads(res.output)
+    assert len(cv["folds"]) == 3 and "rmse" in cv["mean"]
+    best = tmp_path / "best.lfm"
+    res = runner.invoke(main, ["tune", str(ratings_csv), "--model", "svd", "--epochs", "5",
+                               "--grid", "n_factors=2,4", "--grid", "reg=0.02,0.1", "-o",
+                               str(best), "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    tuned = json.loads(res.output)
+    assert len(tuned["results"]) == 4 and best.is_file()
+    res = runner.invoke(main, ["tune", str(ratings_csv), "--model", "svd", "--epochs", "5",
+                               "--factor-sweep", "1,4,16"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "factor sweep (rmse)" in res.output and "best:" in res.output
+    res = runner.invoke(main, ["tune", str(ratings_csv)])
+    assert res.exit_code == 2 and "--grid" in res.output
