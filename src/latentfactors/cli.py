@@ -441,9 +441,14 @@ def cv(data, model_name, factors, epochs, lr, reg, seed, threads, settings, fold
                    "std": res.summary.loc["std"].to_dict()})  # fmt: skip
         return
     cols = list(res.folds.columns)
-    rows = [[i, *[float(v) for v in r]] for i, r in zip(res.folds.index, res.folds.to_numpy())]
-    rows += [["mean", *[float(v) for v in res.summary.loc["mean"]]],
-             ["std", *[float(v) for v in res.summary.loc["std"]]]]  # fmt: skip
+    counts = {"n_test", "n_skipped"}
+
+    def cells(values, exact):
+        return [int(v) if (c in counts and exact) else float(v) for c, v in zip(cols, values)]
+
+    rows = [[i, *cells(r, True)] for i, r in zip(res.folds.index, res.folds.to_numpy())]
+    rows += [["mean", *cells(res.summary.loc["mean"], False)],
+             ["std", *cells(res.summary.loc["std"], False)]]  # fmt: skip
     console().print(table(f"{folds}-fold cross-validation of {type(model).__name__}",
                           ["fold", *cols], rows))  # fmt: skip
 

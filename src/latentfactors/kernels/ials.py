@@ -23,6 +23,7 @@ __all__ = ["ials_cg_step", "ials_cholesky_step", "ials_loss", "ials_solve_rows"]
 def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
     """Conjugate-gradient update of every row of ``X`` (warm-started at its current value)."""
     k = X.shape[1]
+    one = np.float32(1.0)  # keep the inner loops in float32 (a float64 literal widens them)
     for u in prange(X.shape[0]):
         x = X[u].copy()
         # r = b - A x
@@ -33,7 +34,7 @@ def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
             yx = np.float32(0.0)
             for f in range(k):
                 yx += Y[i, f] * x[f]
-            w = c - (c - 1.0) * yx
+            w = c - (c - one) * yx
             for f in range(k):
                 r[f] += w * Y[i, f]
         p = r.copy()
@@ -50,7 +51,7 @@ def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
                 yp = np.float32(0.0)
                 for f in range(k):
                     yp += Y[i, f] * p[f]
-                w = (c - 1.0) * yp
+                w = (c - one) * yp
                 for f in range(k):
                     Ap[f] += w * Y[i, f]
             pAp = np.float32(0.0)
