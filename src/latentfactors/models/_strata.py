@@ -15,7 +15,20 @@ import numpy as np
 
 from ..data.interactions import Interactions
 
-__all__ = ["Strata", "StrataTrainer", "stratify"]
+__all__ = ["Strata", "StrataTrainer", "n_blocks_for", "stratify"]
+
+
+def n_blocks_for(n_ratings: int, requested: int | None) -> int:
+    """The number of user (and item) groups: ``requested``, or by default one that
+    depends only on the data size, never on the thread count (so results don't either).
+
+    Each of the ``B`` strata of an epoch ends with all threads meeting; few, large
+    strata keep small data fast, and fast on a busy machine too, where every meeting
+    can wait for a descheduled thread. Default: ``clip(n_ratings // 500_000, 4, 32)``.
+    """
+    if requested is not None:
+        return int(requested)
+    return int(min(32, max(4, n_ratings // 500_000)))
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ._strata import stratify
+from ._strata import n_blocks_for, stratify
 from .base import FactorModel, Trainer
 
 __all__ = ["Baseline"]
@@ -93,13 +93,14 @@ class _BaselineTrainer(Trainer):
         self.Q = np.zeros((data.n_items, 0), dtype=np.float32)
         self.n = len(data)
         self.seed = seed
+        self.nb = n_blocks_for(len(data), None)
         if self.method == "als":
             self.u, self.i = data.user_ids, data.item_ids
             self.r = data.values.astype(np.float64) - data.global_mean
             self.den_u = data.user_counts + float(model.reg_u)
             self.den_i = data.item_counts + float(model.reg_i)
         else:
-            self.s = stratify(data, 16, seed)  # biases are restored to model order in arrays()
+            self.s = stratify(data, self.nb, seed)  # biases are restored to model order in arrays()
             self.lr, self.reg = np.float32(model.lr), np.float32(model.reg)
 
     def epoch(self, epoch: int) -> float:
@@ -111,7 +112,7 @@ class _BaselineTrainer(Trainer):
             bu, bi = s.users_in(self.bu), s.items_in(self.bi)
             sse = svd_epoch(
                 s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, bu, bi, self.mu,
-                lr, lr, lr, lr, reg, reg, reg, reg, True, 16,
+                lr, lr, lr, lr, reg, reg, reg, reg, True, self.nb,
             )  # fmt: skip
             self.bu[:], self.bi[:] = s.users_out(bu), s.items_out(bi)
             return float(np.sqrt(sse / self.n))

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._validation import check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ._strata import StrataTrainer, stratify
+from ._strata import StrataTrainer, n_blocks_for, stratify
 from .base import Trainer
 from .implicit_als import ImplicitModel
 
@@ -38,8 +38,9 @@ class BPR(ImplicitModel):
         For explicit ratings: only ratings ``>= threshold`` are positives.
     max_tries : int, default 20
         Draws to find a negative the user has not seen before skipping the positive.
-    n_blocks : int, default 16
-        Groups of users and of items for stratified parallel SGD, lowered so that an
+    n_blocks : int, optional
+        Groups of users and of items for stratified parallel SGD (default as in
+        :class:`~latentfactors.models.SVD`), lowered so that an
         item group holds at least 400 items (negatives are drawn from the positive's
         group). Fixed by the data, not by the thread count.
     n_threads, random_state
@@ -67,7 +68,7 @@ class BPR(ImplicitModel):
         init_std: float = 0.01,
         threshold: float | None = None,
         max_tries: int = 20,
-        n_blocks: int = 16,
+        n_blocks: int | None = None,
         n_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -96,7 +97,7 @@ class BPR(ImplicitModel):
         check_float(name, "init_std", self.init_std, 0.0)
         check_float(name, "threshold", self.threshold, allow_none=True)
         check_int(name, "max_tries", self.max_tries, 1)
-        check_int(name, "n_blocks", self.n_blocks, 1, 1024)
+        check_int(name, "n_blocks", self.n_blocks, 1, 1024, allow_none=True)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
 
@@ -130,7 +131,7 @@ class _BPRTrainer(StrataTrainer, Trainer):
 
         self._epoch = bpr_epoch
         # negatives come from the positive's item group: keep groups of >= 400 items
-        nb = max(1, min(int(model.n_blocks), data.n_items // 400))
+        nb = max(1, min(n_blocks_for(len(data), model.n_blocks), data.n_items // 400))
         self.nb = nb
         self.s = s = stratify(data, nb, seed)
         # item group g is the contiguous range of training ids item_group_ptr[g:g+2]

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_bool, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ._strata import StrataTrainer, stratify
+from ._strata import StrataTrainer, n_blocks_for, stratify
 from .base import FactorModel, Trainer
 
 __all__ = ["SVD", "resolve_rates"]
@@ -58,9 +58,10 @@ class SVD(FactorModel):
         Standard deviation of the normal initialisation of the factors.
     biased : bool, default True
         Learn user and item biases. Without them the model is ``mu + p_u . q_i``.
-    n_blocks : int, default 16
-        Groups of users and of items for stratified parallel SGD (fixed, so results do
-        not depend on the thread count).
+    n_blocks : int, optional
+        Groups of users and of items for stratified parallel SGD. Default: from the
+        data size alone (4 up to 2M ratings, then one per 500K, at most 32), so a seed
+        gives the same model whatever the thread count.
     n_threads : int, optional
         Threads for the kernels; None uses numba's default (all cores).
     random_state : int, optional
@@ -97,7 +98,7 @@ class SVD(FactorModel):
         reg_qi: float | None = None,
         init_std: float = 0.05,
         biased: bool = True,
-        n_blocks: int = 16,
+        n_blocks: int | None = None,
         n_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -129,7 +130,7 @@ class SVD(FactorModel):
         check_float(name, "reg_bias", self.reg_bias, 0.0, allow_none=True)
         check_float(name, "init_std", self.init_std, 0.0)
         check_bool(name, "biased", self.biased)
-        check_int(name, "n_blocks", self.n_blocks, 1, 1024)
+        check_int(name, "n_blocks", self.n_blocks, 1, 1024, allow_none=True)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
         self._rates = resolve_rates(self, ("bu", "bi", "pu", "qi"))
@@ -151,7 +152,7 @@ class _SVDTrainer(StrataTrainer, Trainer):
         from ..kernels.sgd import shuffle_blocks, svd_epoch
 
         self._shuffle, self._epoch = shuffle_blocks, svd_epoch
-        self.nb = int(model.n_blocks)
+        self.nb = n_blocks_for(len(data), model.n_blocks)
         self.s = s = stratify(data, self.nb, seed)
         self.P, self.Q = s.users_in(P), s.items_in(Q)
         self.bu = np.zeros(data.n_users, dtype=np.float32)

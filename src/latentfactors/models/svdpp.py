@@ -6,7 +6,7 @@ import numpy as np
 
 from .._validation import check_float
 from ..data.interactions import Interactions
-from ._strata import StrataTrainer, stratify
+from ._strata import StrataTrainer, n_blocks_for, stratify
 from .base import Trainer
 from .svd import SVD, resolve_rates
 
@@ -65,7 +65,7 @@ class SVDpp(SVD):
         reg_qi: float | None = None,
         reg_yj: float | None = None,
         init_std: float = 0.05,
-        n_blocks: int = 16,
+        n_blocks: int | None = None,
         n_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -118,7 +118,7 @@ class _SVDppTrainer(StrataTrainer, Trainer):
         from ..kernels import sgd
 
         self.k = sgd
-        self.nb = int(model.n_blocks)
+        self.nb = n_blocks_for(len(data), model.n_blocks)
         self.s = s = stratify(data, self.nb, seed)
         csr = s.csr(data)
         csc = csr.tocsc()
