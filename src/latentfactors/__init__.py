@@ -61,6 +61,10 @@ _LAZY = {
     "RandomSearch": "latentfactors.evaluation",
     "factor_sweep": "latentfactors.evaluation",
     "regularization_sweep": "latentfactors.evaluation",
+    "OptunaSearch": "latentfactors.evaluation",
+    "EvaluationResult": "latentfactors.evaluation",
+    "CVResult": "latentfactors.evaluation",
+    "SweepResult": "latentfactors.evaluation",
 }
 
 __all__ = [
@@ -108,8 +112,12 @@ if TYPE_CHECKING:  # pragma: no cover
         user_split,
     )
     from .evaluation import (
+        CVResult,
+        EvaluationResult,
         GridSearch,
+        OptunaSearch,
         RandomSearch,
+        SweepResult,
         cross_validate,
         evaluate,
         factor_sweep,

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from latentfactors.evaluation.metrics import ranking_from_lists, rmse_mae
+from latentfactors.evaluation.metrics import (
+    auc,
+    coverage,
+    mean_popularity,
+    ranking_from_lists,
+    rmse_mae,
+)
 
 
 def csr_rows(rows):
@@ -97,3 +103,69 @@ def test_agrees_with_implicit_definitions():
     m = ranking_from_lists(top, indptr, indices, 3)
     implicit_precision = 1 / min(3, 1)
     assert m["precision@3"] == pytest.approx(implicit_precision / 3)
+
+
+def test_auc_hand_computed_three_users():
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.5, 0.1, 0.3],  # held out {1}, trained on {0}: negatives 2, 3, 4
+            [0.2, 0.8, 0.4, 0.6, 0.0],  # held out {0, 3}, nothing trained: negatives 1, 2, 4
+            [1.0, 2.0, 3.0, 4.0, 5.0],  # nothing held out: no AUC, left out of the mean
+        ]
+    )
+    test_ptr, test_idx = csr_rows([{1}, {0, 3}, set()])
+    train_ptr, train_idx = csr_rows([{0}, set(), {4}])
+    per_user = auc(scores, test_ptr, test_idx, train_ptr, train_idx, per_user=True)
+    # user 0: item 1 (0.5) ties item 2 (1/2), beats items 3 and 4 -> 2.5 / 3
+    # user 1: item 0 (0.2) beats item 4 only; item 3 (0.6) beats 2 and 4 -> 3 / 6
+    assert per_user[0] == pytest.approx(2.5 / 3)
+    assert per_user[1] == pytest.approx(0.5)
+    assert math.isnan(per_user[2])
+    assert auc(scores, test_ptr, test_idx, train_ptr, train_idx) == pytest.approx(2 / 3)
+    # without the training exclusion item 0 (0.9) is a negative that beats user 0's item
+    assert auc(scores[:1], *csr_rows([{1}]), per_user=True)[0] == pytest.approx(2.5 / 4)
+
+
+def test_auc_without_negatives_is_left_out():
+    scores = np.array([[1.0, 2.0], [1.0, 2.0]])
+    # user 0: every other item was trained on, so nothing to compare with
+    got = auc(scores, *csr_rows([{0}, {1}]), *csr_rows([{1}, set()]), per_user=True)
+    assert math.isnan(got[0]) and got[1] == 1.0
+    assert math.isnan(auc(scores[:1], *csr_rows([{0}]), *csr_rows([{1}])))
+
+
+def test_coverage_and_mean_popularity_hand_computed():
+    top = np.array([[0, 1, 2], [1, 2, -1], [-1, -1, -1]])
+    assert coverage(top, 6) == pytest.approx(3 / 6)
+    popularity = np.array([5, 3, 1, 0, 0, 0])
+    # filled slots: 0, 1, 2, 1, 2 -> (5 + 3 + 1 + 3 + 1) / 5
+    assert mean_popularity(top, popularity) == pytest.approx(13 / 5)
+    assert math.isnan(mean_popularity(top[2:], popularity))
+    assert coverage(top[2:], 6) == 0.0
+
+
+def plain_auc(scores, positives, trained):
+    out = []
+    for row, pos, seen in zip(scores, positives, trained):
+        neg = [j for j in range(len(row)) if j not in pos and j not in seen]
+        if not pos or not neg:
+            out.append(math.nan)
+            continue
+        wins = sum((row[p] > row[n]) + 0.5 * (row[p] == row[n]) for p in pos for n in neg)
+        out.append(wins / (len(pos) * len(neg)))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_auc_equals_pairwise_count(data):
+    n_users = data.draw(st.integers(1, 5))
+    n_items = data.draw(st.integers(1, 10))
+    # few distinct values, so ties are common
+    row = st.lists(st.integers(0, 3), min_size=n_items, max_size=n_items)
+    scores = np.array([data.draw(row) for _ in range(n_users)], dtype=float)
+    item_sets = st.sets(st.integers(0, n_items - 1), max_size=4)
+    positives = [data.draw(item_sets) for _ in range(n_users)]
+    trained = [data.draw(item_sets) for _ in range(n_users)]
+    got = auc(scores, *csr_rows(positives), *csr_rows(trained), per_user=True)
+    np.testing.assert_allclose(got, plain_auc(scores, positives, trained), equal_nan=True)

@@ -1,7 +1,7 @@
 """Evaluation and model selection: metrics, evaluate, cross-validation, searches, sweeps."""
 
 from .evaluate import EvaluationResult, evaluate
-from .metrics import ranking_metrics, rmse_mae
+from .metrics import auc, coverage, mean_popularity, ranking_metrics, rmse_mae
 from .selection import CVResult, GridSearch, OptunaSearch, RandomSearch, cross_validate
 from .sweep import SweepResult, factor_sweep, regularization_sweep
 
@@ -12,9 +12,12 @@ __all__ = [
     "OptunaSearch",
     "RandomSearch",
     "SweepResult",
+    "auc",
+    "coverage",
     "cross_validate",
     "evaluate",
     "factor_sweep",
+    "mean_popularity",
     "ranking_metrics",
     "regularization_sweep",
     "rmse_mae",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError, InvalidParameterError
-from .metrics import auc_scores, ranking_from_lists, rmse_mae
+from .metrics import auc_scores, coverage, mean_popularity, ranking_from_lists, rmse_mae
 
 __all__ = ["RANKING_METRICS", "RATING_METRICS", "EvaluationResult", "evaluate", "parse_metric"]
 
@@ -30,9 +30,13 @@ def parse_metric(name: str, k: int) -> tuple[str, int | None]:
             raise InvalidParameterError(f"metric {name!r}: {base} takes no @k")
         return base, None
     if base not in RANKING_METRICS:
-        valid = ", ".join(RATING_METRICS + tuple(f"{m}@k" for m in RANKING_METRICS))
+        valid = ", ".join(
+            RATING_METRICS + tuple(m if m == "auc" else f"{m}@k" for m in RANKING_METRICS)
+        )
         raise InvalidParameterError(f"unknown metric {name!r}; valid metrics: {valid}")
     if base == "auc":
+        if at:
+            raise InvalidParameterError(f"metric {name!r}: auc ranks all items and takes no @k")
         return base, None
     if at:
         if not at.isdigit() or int(at) < 1:
@@ -94,7 +98,9 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
     model : fitted model
     test : Interactions
         Held-out rows. Rows whose user or item the model does not know are skipped and
-        counted by reason.
+        counted by reason in ``skipped`` (a row whose user and item are both unknown
+        counts as ``"unknown user"``). Users with no scorable test row do not count in
+        any ranking average.
     train : Interactions, optional
         The training rows, excluded from every user's candidates and used for item
         popularity. Default: what the model remembers (``model.user_items_``).
@@ -115,8 +121,10 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
     >>> from latentfactors.models import SVD
     >>> train, test = random_split(make_synthetic(200, 100, 5000, seed=0).interactions)
     >>> result = evaluate(SVD(n_factors=8, random_state=0).fit(train), test, k=5)
-    >>> sorted(result.metrics)
-    ['map@5', 'mae', 'ndcg@5', 'precision@5', 'recall@5', 'rmse']
+    >>> list(result.metrics)
+    ['rmse', 'mae', 'precision@5', 'recall@5', 'ndcg@5', 'map@5']
+    >>> result.n_skipped_rows, result.skipped
+    (0, {})
     """
     import scipy.sparse as sp
 
@@ -173,14 +181,12 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
         for base, kk in ranking:
             key = metric_key(base, kk)
             if base == "auc":
-                out[key] = float(np.mean(auc_scores(model, rows, sub, seen))) if len(rows) else (
-                    float("nan"))  # fmt: skip
+                per_user = auc_scores(model, rows, sub, seen.tocsr())
+                out[key] = float(per_user.mean()) if len(per_user) else float("nan")
             elif base == "coverage":
-                t = lists[kk]
-                out[key] = float(len(np.unique(t[t >= 0])) / shape[1])
+                out[key] = coverage(lists[kk], shape[1])
             elif base == "mean_popularity":
-                t = lists[kk]
-                out[key] = float(popularity[t[t >= 0]].mean()) if (t >= 0).any() else float("nan")
+                out[key] = mean_popularity(lists[kk], popularity)
             else:
                 out[key] = ranking_from_lists(lists[kk], sub.indptr, sub.indices, kk)[key]
     ordered = {metric_key(b, kk): out[metric_key(b, kk)] for b, kk in wanted}

@@ -18,11 +18,27 @@ from .evaluate import evaluate, higher_is_better, metric_key, parse_metric
 __all__ = ["CVResult", "GridSearch", "OptunaSearch", "RandomSearch", "cross_validate"]
 
 
+def _n_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
 def _threads_per_job(model: Any, n_jobs: int) -> Any:
-    """Share the cores between parallel fits (numba kernels release the GIL)."""
+    """Share the cores between parallel fits (numba kernels release the GIL): each of
+    ``n_jobs`` concurrent fits gets ``max(1, cores // n_jobs)`` threads, unless the model's
+    ``n_threads`` is already set."""
     if n_jobs > 1 and "n_threads" in model.get_params() and model.n_threads is None:
-        model.set_params(n_threads=max(1, (os.cpu_count() or 1) // n_jobs))
+        model.set_params(n_threads=max(1, _n_cores() // n_jobs))
     return model
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as Python ones, so parameters round-trip through JSON (``clone``)."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    return value
 
 
 def _map(fn, items: list, n_jobs: int) -> list:
@@ -75,6 +91,12 @@ def cross_validate(
     from ..data.splits import kfold
 
     n_jobs = _check_jobs(n_jobs)
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise InvalidParameterError(f"cv={cv!r} is invalid; expected an integer >= 2 (folds)")
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidParameterError(f"k={k!r} is invalid; expected an integer >= 1")
+    for name in metrics or ():
+        parse_metric(name, k)  # a bad name fails before any fit
     folds = list(kfold(data, cv, seed=seed))
 
     def run(fold):
@@ -119,12 +141,15 @@ class _Search:
         if self.cv:
             res = cross_validate(m, data, cv=self.cv, metrics=[key], k=self.k, seed=self.seed)
             scores = res.folds[key].to_numpy()
+            fit_time = float(res.folds["fit_time"].mean())
         else:
             train, val = split
             m.fit(train)
+            fit_time = time.perf_counter() - t
             scores = np.array([evaluate(m, val, k=self.k, metrics=[key]).metrics[key]])
         return {**params, "mean_score": float(np.mean(scores)),
-                "std_score": float(np.std(scores)), "seconds": time.perf_counter() - t}  # fmt: skip
+                "std_score": float(np.std(scores)), "fit_time": fit_time,
+                "seconds": time.perf_counter() - t}  # fmt: skip
 
     def fit(self, data: Any) -> _Search:
         """Score every setting on ``data``; refit the best on all of it; returns self."""
@@ -151,9 +176,16 @@ class _Search:
         self.results_ = pd.DataFrame(rows)
         better = higher_is_better(self._key)
         scores = self.results_["mean_score"].to_numpy()
+        if np.isnan(scores).all():
+            raise InvalidParameterError(
+                f"no setting has a {self._key} score (every one is NaN): are there test rows "
+                "whose users and items the models know?"
+            )
         best = int(np.nanargmax(scores) if better else np.nanargmin(scores))
         self.results_["rank"] = (
-            pd.Series(-scores if better else scores).rank(method="min").astype(int)
+            pd.Series(-scores if better else scores)
+            .rank(method="min", na_option="bottom")
+            .astype(int)
         )
         self.best_index_ = best
         self.best_params_ = settings[best]
@@ -186,8 +218,9 @@ class GridSearch(_Search):
     Attributes
     ----------
     results_ : DataFrame
-        One row per setting: the parameters, ``mean_score``, ``std_score``, ``seconds``,
-        ``rank``.
+        One row per setting: the parameters, ``mean_score`` and ``std_score`` (over folds;
+        std 0 on one validation split), ``fit_time`` (seconds per fit), ``seconds`` (the
+        setting's whole time, scoring included) and ``rank`` (1 = best).
     best_params_, best_score_, best_model_
 
     Examples
@@ -196,8 +229,10 @@ class GridSearch(_Search):
     >>> from latentfactors.models import Baseline
     >>> search = GridSearch(Baseline(), {"reg_u": [1, 10]}).fit(
     ...     make_synthetic(100, 50, 2000).interactions)
-    >>> sorted(search.results_.columns)[:3]
-    ['mean_score', 'rank', 'reg_u']
+    >>> list(search.results_.columns)
+    ['reg_u', 'mean_score', 'std_score', 'fit_time', 'seconds', 'rank']
+    >>> search.best_params_ in ({"reg_u": 1}, {"reg_u": 10})
+    True
     """
 
     def __init__(self, model: Any, param_grid: dict[str, Iterable[Any]], metric: str = "rmse",
@@ -206,18 +241,41 @@ class GridSearch(_Search):
         super().__init__(model, metric, cv, validation, k, seed, refit, n_jobs)
         if not isinstance(param_grid, dict) or not param_grid:
             raise InvalidParameterError("param_grid must be a non-empty dict of name -> values")
+        for name, values in param_grid.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                raise InvalidParameterError(
+                    f"param_grid[{name!r}] = {values!r} is not a list of values; write "
+                    f"{{{name!r}: [{values!r}]}} to try one value"
+                )
         self.param_grid = {name: list(values) for name, values in param_grid.items()}
+        empty = [name for name, values in self.param_grid.items() if not values]
+        if empty:
+            raise InvalidParameterError(f"param_grid has no values for {empty}")
 
     def _settings(self) -> list[dict[str, Any]]:
         names = list(self.param_grid)
-        return [dict(zip(names, combo)) for combo in itertools.product(*self.param_grid.values())]
+        return [
+            {name: _plain(v) for name, v in zip(names, combo)}
+            for combo in itertools.product(*self.param_grid.values())
+        ]
 
 
 class RandomSearch(_Search):
     """Try ``n_iter`` settings drawn from ``param_distributions`` (lists are sampled
-    uniformly; scipy.stats frozen distributions by their ``rvs``), seeded by ``seed``.
+    uniformly; scipy.stats frozen distributions by their ``rvs(random_state=)``), seeded
+    by ``seed``.
 
-    Other parameters as :class:`GridSearch`.
+    Other parameters and attributes as :class:`GridSearch`.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from latentfactors.data import make_synthetic
+    >>> from latentfactors.models import Baseline
+    >>> search = RandomSearch(Baseline(), {"reg_u": loguniform(0.1, 100), "reg_i": [1, 10]},
+    ...                       n_iter=4, seed=0).fit(make_synthetic(100, 50, 2000).interactions)
+    >>> len(search.results_)
+    4
     """
 
     def __init__(self, model: Any, param_distributions: dict[str, Any], n_iter: int = 10,
@@ -229,7 +287,15 @@ class RandomSearch(_Search):
             raise InvalidParameterError(
                 "param_distributions must be a non-empty dict of name -> list or distribution"
             )
-        if not isinstance(n_iter, int) or n_iter < 1:
+        for name, dist in param_distributions.items():
+            if not hasattr(dist, "rvs") and (
+                isinstance(dist, (str, bytes)) or not isinstance(dist, Iterable) or not list(dist)
+            ):
+                raise InvalidParameterError(
+                    f"param_distributions[{name!r}] = {dist!r} is neither a non-empty list of "
+                    "values nor a scipy.stats distribution (with .rvs)"
+                )
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
             raise InvalidParameterError(f"n_iter={n_iter!r} is invalid; expected an integer >= 1")
         self.param_distributions = param_distributions
         self.n_iter = n_iter
@@ -242,12 +308,10 @@ class RandomSearch(_Search):
             for name, dist in self.param_distributions.items():
                 if hasattr(dist, "rvs"):
                     value = dist.rvs(random_state=rng)
-                    value = value.item() if hasattr(value, "item") else value
                 else:
                     values = list(dist)
                     value = values[int(rng.integers(len(values)))]
-                    value = value.item() if hasattr(value, "item") else value
-                setting[name] = value
+                setting[name] = _plain(value)
             out.append(setting)
         return out
 
@@ -257,7 +321,16 @@ class OptunaSearch(_Search):
 
     ``space`` maps names to ``(low, high)`` (ints or floats), ``(low, high, "log")``, or a
     list of choices. Other parameters as :class:`GridSearch`; ``n_trials`` settings are
-    tried, seeded by ``seed``.
+    tried, seeded by ``seed``. Optuna is optional: without it the constructor raises
+    :class:`~latentfactors.InvalidParameterError` saying ``pip install optuna``.
+
+    Examples
+    --------
+    >>> from latentfactors.data import make_synthetic
+    >>> from latentfactors.models import Baseline
+    >>> space = {"reg_u": (0.1, 100.0, "log"), "reg_i": [1, 10]}
+    >>> search = OptunaSearch(Baseline(), space, n_trials=5)  # doctest: +SKIP
+    >>> search.fit(make_synthetic(100, 50, 2000).interactions).best_params_  # doctest: +SKIP
     """
 
     def __init__(self, model: Any, space: dict[str, Any], n_trials: int = 20,

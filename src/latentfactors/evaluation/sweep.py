@@ -12,7 +12,7 @@ import numpy as np
 
 from ..exceptions import InvalidParameterError
 from .evaluate import evaluate, higher_is_better, metric_key, parse_metric
-from .selection import _check_jobs, _map, _threads_per_job
+from .selection import _check_jobs, _map, _plain, _threads_per_job
 
 __all__ = ["SweepResult", "factor_sweep", "regularization_sweep"]
 
@@ -43,20 +43,44 @@ class SweepResult:
     stops_improving_at: Any
     overfit_from: Any
 
-    def plot(self, ax: Any = None):
-        """Train and validation curves (matplotlib Figure; needs ``pip install matplotlib``)."""
-        try:
-            import matplotlib
+    def plot(self, ax: Any = None) -> Any:
+        """Train and validation curves against the swept value, the best value marked.
 
-            if ax is None:
-                matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError("SweepResult.plot needs matplotlib: pip install matplotlib") from None
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Draw there; by default on a new Figure with a non-interactive Agg canvas
+            (pyplot's global state and backend are left alone).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Save it with ``fig.savefig("sweep.png")`` or let Jupyter display it.
+
+        Raises
+        ------
+        ImportError
+            Without matplotlib, an optional dependency (``pip install matplotlib``).
+
+        Examples
+        --------
+        >>> fig = sweep.plot()  # doctest: +SKIP
+        >>> fig.savefig("factor_sweep.png")  # doctest: +SKIP
+        """
+        if ax is not None:
             fig = ax.figure
+        else:
+            try:
+                from matplotlib.backends.backend_agg import FigureCanvasAgg
+                from matplotlib.figure import Figure
+            except ImportError:
+                raise ImportError(
+                    "SweepResult.plot needs matplotlib, an optional dependency: "
+                    "pip install matplotlib"
+                ) from None
+            fig = Figure(figsize=(6, 4), layout="constrained")
+            FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
         t = self.table
         ax.plot(t["value"], t["train"], "o-", label="train")
         ax.plot(t["value"], t["validation"], "o-", label="validation")
@@ -76,23 +100,34 @@ def _sweep(model, train, validation, param, values, metric, k, patience, n_jobs,
     from ..models.callbacks import EarlyStopping
 
     n_jobs = _check_jobs(n_jobs)
-    values = list(values)
+    values = [_plain(v) for v in values]
     if not values:
         raise InvalidParameterError(f"give at least one value of {param}")
     if param not in model.get_params():
-        raise InvalidParameterError(f"{type(model).__name__} has no parameter {param!r}")
+        raise InvalidParameterError(
+            f"{type(model).__name__} has no parameter {param!r}; valid parameters: "
+            f"{', '.join(model.get_params())}"
+        )
     if metric is None:
         metric = "rmse" if model.data_kind == "explicit" else f"ndcg@{k}"
     base, kk = parse_metric(metric, k)
     key = metric_key(base, kk)
+    if base in ("rmse", "mae") and model.data_kind != "explicit":
+        raise InvalidParameterError(
+            f"{type(model).__name__} predicts preference scores, not ratings; sweep it with a "
+            "ranking metric such as 'ndcg@10'"
+        )
+    per_epoch = base not in ("auc", "coverage", "mean_popularity")  # what fit can monitor
 
     def run(value):
         m = _threads_per_job(model.clone().set_params(**{param: value}), n_jobs)
         t = time.perf_counter()
-        callbacks = None
         if m.iterative and patience:
-            callbacks = [EarlyStopping(patience=patience, restore_best=True)]
-        m.fit(train, validation=validation if callbacks else None, callbacks=callbacks)
+            # early stopping on the sweep's own metric when fit can score it per epoch
+            m.fit(train, validation=validation, callbacks=[EarlyStopping(patience=patience)],
+                  validation_metric=key if per_epoch else None)  # fmt: skip
+        else:
+            m.fit(train)
         seconds = time.perf_counter() - t
         # training score: ranking metrics on train rows would exclude those very rows,
         # so they are scored without exclusions
@@ -152,17 +187,48 @@ def factor_sweep(
     many latent factors?".
 
     Each value fits a clone of ``model`` on ``train``. Work is reused where it can be:
-    fits run ``n_jobs`` at a time in threads (numba releases the GIL), and iterative
-    models stop early on ``validation`` (``patience`` epochs, best epoch restored), so
-    each point costs only the epochs it needs and reports its best epoch; there is no
-    warm start across sizes, since factors of one size are not a start for another.
+    the fits run ``n_jobs`` at a time in threads (numba releases the GIL), each with
+    ``cores // n_jobs`` kernel threads; iterative models are scored on ``validation``
+    after every epoch inside ``fit`` and stop early (:class:`EarlyStopping`, ``patience``
+    epochs, best epoch restored), so each point costs only the epochs it needs and
+    reports its best epoch; the train / test split and the id vocabularies are shared by
+    every fit. Nothing is warm-started across sizes: factors of one size are no start
+    for another.
+
+    Early stopping also curbs overfitting, so a sweep with it shows mostly what the extra
+    factors cost once training is stopped well; ``patience=None`` trains every size for
+    the model's full ``n_epochs`` and shows the bare effect of size. With no
+    regularization, validation error then typically rises up to about
+    ``n_train / (n_users + n_items)`` factors (as many parameters as ratings) and may
+    come down again beyond it ("double descent").
 
     Parameters
     ----------
+    model : model
+        The template; each point is ``model.clone().set_params(n_factors=value)``.
+    train, validation : Interactions
+        Rows to fit on, and held-out rows to score (and to early-stop on).
+    n_factors : sequence of int
+        The sizes to try, in the order they are reported.
     metric : str, optional
-        Default: RMSE for rating models, NDCG@k for implicit ones.
-    tol : float
-        Relative change below which validation is "no longer improving".
+        Default: RMSE for rating models, NDCG@k for implicit ones; any name
+        :func:`~latentfactors.evaluation.evaluate` knows. Training scores of ranking
+        metrics rank the training items themselves (nothing excluded).
+    k : int, default 10
+        Cut-off of ranking metrics given without ``@k``.
+    patience : int or None, default 3
+        Early-stopping patience in epochs; None trains every point for ``n_epochs``.
+    n_jobs : int, default 1
+        Points fitted at once, in threads.
+    tol : float, default 1e-3
+        Relative change (of the largest validation score) below which validation is
+        "no longer improving" or "worse".
+
+    Returns
+    -------
+    SweepResult
+        ``table`` (value, train, validation, best_epoch, seconds), ``best_value``,
+        ``stops_improving_at``, ``overfit_from`` and ``plot()``.
 
     Examples
     --------
@@ -182,5 +248,19 @@ def regularization_sweep(
     *, param: str = "reg", metric: str | None = None, k: int = 10, patience: int | None = 3,
     n_jobs: int = 1, tol: float = 1e-3,
 ) -> SweepResult:  # fmt: skip
-    """As :func:`factor_sweep`, over a regularization parameter (``reg`` by default)."""
+    """Train and validation error for each value of a regularization parameter.
+
+    As :func:`factor_sweep` (same reuse of work, same result), over ``param`` (``"reg"``
+    by default; e.g. ``"reg_u"`` for :class:`~latentfactors.models.Baseline`).
+
+    Examples
+    --------
+    >>> from latentfactors.data import make_synthetic, random_split
+    >>> from latentfactors.models import SVD
+    >>> train, val = random_split(make_synthetic(300, 200, 6000, rank=3, seed=0).interactions)
+    >>> sweep = regularization_sweep(SVD(n_factors=8, random_state=0), train, val,
+    ...                              values=[0.001, 0.1, 10.0])
+    >>> sweep.best_value != 10.0
+    True
+    """
     return _sweep(model, train, validation, param, values, metric, k, patience, n_jobs, tol)
