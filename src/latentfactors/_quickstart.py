@@ -121,6 +121,9 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
 
     saved = _save(out_dir, {"svd.lfm": svd, "implicit-als.lfm": als}, items)
     out["saved"] = saved
+    out["report"], report_note = _report(out_dir, svd, items, test)
+    if report_note:
+        out["report_note"] = report_note
     out["seconds"] = time.perf_counter() - t_start
     nxt = [
         f"latentfactors recommend {out_dir}/implicit-als.lfm --user {sample_user} -n 10",
@@ -166,6 +169,7 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
         c.print(f"  (strongest |r| with a genre: {strongest:.2f}; {verdict})")
     if saved:
         c.print(f"\nSaved {', '.join(saved)}")
+    c.print(f"Report: {out['report']}" if out["report"] else report_note)
     c.print(f"Done in {out['seconds']:.1f} s. Next, try:")
     for cmd in out["next"]:
         c.print(f"  {cmd}")
@@ -179,6 +183,17 @@ def _famous_item(train, items) -> Any:
             if h in train.items:
                 return h
     return train.items.raw[int(np.argmax(train.item_counts))]
+
+
+def _report(out_dir: str, model, items, test) -> tuple[str | None, str]:
+    """Write ``<out_dir>/report.html``; (None, why) when matplotlib / scikit-learn are missing."""
+    try:
+        from .inspection import write_report
+
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        return str(write_report(model, Path(out_dir) / "report.html", items, test=test)), ""
+    except ImportError as exc:
+        return None, f"report not written: {exc}"
 
 
 def _save(out_dir: str, models: dict, items) -> list[str]:

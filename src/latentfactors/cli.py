@@ -160,6 +160,7 @@ def main(ctx: click.Context, debug: bool) -> None:
       latentfactors fit ratings.csv --model svd --factors 50 -o model.lfm
       latentfactors recommend model.lfm --user 42 -n 10
       latentfactors similar model.lfm --item 50
+      latentfactors report model.lfm -o report.html
     \b
     Exit codes: 0 ok, 1 unexpected error, 2 bad usage, 3 bad input
     (data, ids, parameters), 4 unreadable or unsafe model file.
@@ -716,6 +717,46 @@ def explain(model_file, user, item, n, as_json):
                           ["kind", "part", "score"], rows))  # fmt: skip
     if exp.note:
         console().print(exp.note)
+
+
+@main.command()
+@click.argument("model_file", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), default="report.html", show_default=True,
+              help="The HTML file to write.")  # fmt: skip
+@click.option("--test", type=click.Path(), default=None,
+              help="Held-out interactions (file or folder) to score in the report.")  # fmt: skip
+@data_options
+@click.option(
+    "-k", "k", type=int, default=10, show_default=True, help="Cut-off of ranking metrics."
+)
+@click.option("--min-count", type=int, default=20, show_default=True,
+              help="Leave out items with fewer training interactions.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+def report(model_file, output, test, k, min_count, as_json, **data_opts):
+    """Write one self-contained HTML report on a saved model: metrics, training curves,
+    principal axes, genre links against chance, clusters, a 2-D map, heatmaps and sample
+    recommendations with explanations. Needs matplotlib and scikit-learn
+    (pip install 'latentfactors[report]').
+
+    \b
+    Examples:
+      latentfactors report svd.lfm -o report.html
+      latentfactors report svd.lfm --test ../shared/data/ml-100k/u1.test \\
+          --names user,item,rating,ts -o report.html
+    """
+    from .inspection import write_report
+
+    model = _load_model(model_file)
+    inter = load_data(test, data_opts).interactions if test else None
+    try:
+        path = write_report(model, output, items=getattr(model, "item_metadata_", None),
+                            test=inter, k=k, min_count=min_count)  # fmt: skip
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        emit_json({"report": str(path), "bytes": path.stat().st_size})
+    else:
+        console().print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @main.command()

@@ -34,8 +34,13 @@ def principal_item_axes(
     counts = np.bincount(model.user_items_.indices, minlength=Q.shape[0])
     rows = np.flatnonzero(counts >= min_count)
     X = Q[rows] - Q[rows].mean(axis=0)
-    _, s, vt = np.linalg.svd(X, full_matrices=False)
-    coords = X @ vt.T
+    # A small matrix: one BLAS thread is fastest, and threaded BLAS right after a numba
+    # fit fights numba's idle worker threads on small machines (1.7 s instead of 5 ms).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        _, s, vt = np.linalg.svd(X, full_matrices=False)
+        coords = X @ vt.T
     flip = np.sign(coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])])
     flip[flip == 0] = 1
     coords *= flip
