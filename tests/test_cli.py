@@ -188,3 +188,36 @@ def test_evaluate_cv_and_tune(runner, svd_file, ratings_csv, tmp_path):
     assert "factor sweep (rmse)" in res.output and "best:" in res.output
     res = runner.invoke(main, ["tune", str(ratings_csv)])
     assert res.exit_code == 2 and "--grid" in res.output
+
+
+def test_readme_console_commands_run(runner, tmp_path, monkeypatch, data_dir):
+    """Every `$ latentfactors ...` line of the README runs, with the output it shows."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    block = re.search(r"```console\n(.*?)```", text, flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.csv").write_text("item,rating\n50,5\n172,5\n181,5\n1,2\n")
+    shared = str(root.parent / "shared" / "data")
+    commands = 0
+    for chunk in re.split(r"\n(?=\$ )", block.strip()):
+        lines = chunk.splitlines()
+        if not lines[0].startswith("$ latentfactors "):
+            continue
+        args = shlex.split(lines[0][len("$ latentfactors ") :].replace("../shared/data", shared))
+        res = runner.invoke(main, args)
+        shown = [ln for ln in lines[1:] if ln.strip()]
+        expect_error = any(ln.startswith("error:") for ln in shown)
+        assert (res.exit_code != 0) == expect_error, (args, res.output)
+        # the first line of output, and every table row's item and title the README shows
+        output = " ".join(res.output.split())
+        assert shown[0].split("━")[0].strip()[:30] in output, (args, shown[0], res.output)
+        for ln in shown:
+            cells = [c.strip() for c in ln.split("│")]
+            if len(cells) >= 3 and cells[0].isdigit():
+                assert f"{cells[1]} │ {cells[2]}"[:40] in output, (args, ln, res.output)
+        commands += 1
+    assert commands >= 5
