@@ -139,3 +139,33 @@ def test_same_seed_same_model_on_1_and_2_threads(model_name):
     assert (
         not np.array_equal(one.item_factors_, other.item_factors_) or model_name == "Baseline-sgd"
     )
+
+
+@pytest.mark.parametrize("nb", [1, 4, 20])
+def test_stratify_deals_balanced_groups_and_keeps_every_rating(nb):
+    """Item groups get ~1/B of the items and of the ratings (on Zipf-like data; a plain
+    random deal does not), blocks hold each rating once, in the right block."""
+    data = make_synthetic(4000, 3000, 200_000, implicit=True, seed=0).interactions
+    st = stratify(data, nb, seed=5)
+    assert st.block_ptr[-1] == len(data)
+    assert np.array_equal(np.sort(st.user_new), np.arange(data.n_users))
+    assert np.array_equal(np.sort(st.item_new), np.arange(data.n_items))
+    sizes = np.diff(st.item_group_ptr)
+    assert sizes.max() - sizes.min() <= 1
+    counts = np.bincount(data.item_ids, minlength=data.n_items)
+    igroup = np.searchsorted(st.item_group_ptr, st.items, side="right") - 1
+    load = np.bincount(igroup, minlength=nb)
+    assert load.max() - load.min() <= counts.max()  # the snake draft's guarantee
+    random_deal = np.random.default_rng(0).permutation(data.n_items) * nb // data.n_items
+    random_load = np.bincount(random_deal[data.item_ids], minlength=nb)
+    if nb == 20:
+        assert random_load.max() - random_load.min() > counts.max()  # the problem it solves
+    # every rating survives, in the block of its (user group, item group)
+    got = set(zip(st.user_order[st.users].tolist(), st.item_order[st.items].tolist()))
+    assert got == set(zip(data.user_ids.tolist(), data.item_ids.tolist()))
+    blk = np.repeat(np.arange(nb * nb), np.diff(st.block_ptr))
+    assert np.array_equal(blk % nb, igroup)
+    # same seed, same deal; another seed, another deal
+    assert np.array_equal(stratify(data, nb, seed=5).item_new, st.item_new)
+    if nb > 1:
+        assert not np.array_equal(stratify(data, nb, seed=6).item_new, st.item_new)

@@ -1,6 +1,7 @@
 """Stratified layout of the ratings for parallel, reproducible SGD.
 
-Users and items are dealt into ``B`` groups by a seeded permutation. Training works in
+Users and items are dealt into ``B`` groups balanced by activity (a seeded snake draft
+over rows ranked by their number of ratings, see ``_groups``). Training works in
 *relabelled* ids in which every group is a contiguous range of rows: a thread then
 writes only its own stretch of the factor and bias arrays, never a cache line that
 another thread writes too (with interleaved groups that false sharing made two threads
@@ -79,29 +80,53 @@ class Strata:
         return m
 
 
-def _groups(n: int, n_blocks: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    order = rng.permutation(n)  # training id -> model id
+def _groups(
+    counts: np.ndarray, n_blocks: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deal rows into ``n_blocks`` groups balanced by activity.
+
+    Rows are ranked by their number of ratings (ties in a seeded random order) and dealt
+    like cards in a snake draft (0, 1, ..., B-1, B-1, ..., 0, ...), so every group gets
+    about ``1/B`` of the rows *and* about ``1/B`` of the ratings. Balanced blocks keep
+    threads from waiting for one heavy block at the end of a stratum, and they keep BPR's
+    negatives (drawn from the positive's item group) close to uniform over the
+    catalogue: with a plain random deal, an item that shares its group with a few very
+    popular items is drawn as a negative far more often than one that does not, which
+    cost BPR a third of its NDCG on Zipf-like data with 20 groups.
+
+    Returns ``(order, new, group_ptr)``: training id -> model id, its inverse, and the
+    range of training ids of each group.
+    """
+    n = len(counts)
+    tie = rng.permutation(n)
+    ranked = tie[np.argsort(-counts[tie], kind="stable")]
+    rank = np.arange(n)
+    rnd, pos = np.divmod(rank, n_blocks)
+    group = np.where(rnd % 2 == 0, pos, n_blocks - 1 - pos)
+    order = ranked[np.argsort(group, kind="stable")]  # training id -> model id
     new = np.empty(n, dtype=np.int64)
     new[order] = np.arange(n)
-    return order, new
+    group_ptr = np.zeros(n_blocks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(group, minlength=n_blocks), out=group_ptr[1:])
+    return order, new, group_ptr
 
 
 def stratify(data: Interactions, n_blocks: int, seed: int) -> Strata:
     """Lay out ``data`` for stratified SGD with ``n_blocks`` groups of users and of items."""
     rng = np.random.default_rng([seed, 7])
-    user_order, user_new = _groups(data.n_users, n_blocks, rng)
-    item_order, item_new = _groups(data.n_items, n_blocks, rng)
+    user_counts = np.bincount(data.user_ids, minlength=data.n_users)
+    item_counts = np.bincount(data.item_ids, minlength=data.n_items)
+    user_order, user_new, user_group_ptr = _groups(user_counts, n_blocks, rng)
+    item_order, item_new, item_group_ptr = _groups(item_counts, n_blocks, rng)
     u = user_new[data.user_ids]
     i = item_new[data.item_ids]
-    ugroup = u * n_blocks // max(data.n_users, 1)
-    igroup = i * n_blocks // max(data.n_items, 1)
+    # group of a training id: the last group start at or before it
+    ugroup = np.searchsorted(user_group_ptr, u, side="right") - 1
+    igroup = np.searchsorted(item_group_ptr, i, side="right") - 1
     block = ugroup * n_blocks + igroup
     order = np.argsort(block, kind="stable")
     block_ptr = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
     np.cumsum(np.bincount(block, minlength=n_blocks * n_blocks), out=block_ptr[1:])
-    item_group_ptr = np.zeros(n_blocks + 1, dtype=np.int64)
-    all_groups = np.arange(data.n_items) * n_blocks // max(data.n_items, 1)
-    np.cumsum(np.bincount(all_groups, minlength=n_blocks), out=item_group_ptr[1:])
     return Strata(
         n_blocks=n_blocks,
         block_ptr=block_ptr,
