@@ -41,7 +41,8 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("index", range(len(readme_python_blocks())))
 def test_readme_python_example_runs(index, tmp_path, monkeypatch, data_dir):
-    monkeypatch.chdir(ROOT)
-    code = readme_python_blocks()[index]
+    # run where files it writes (report.html ...) land in a temporary folder
+    monkeypatch.chdir(tmp_path)
+    code = readme_python_blocks()[index].replace('"../shared/data', f'"{data_dir.as_posix()}')
     namespace: dict = {}
     exec(compile(code, f"README.md block {index}", "exec"), namespace)

@@ -31,9 +31,14 @@ def ials_loss(indptr, indices, conf, X, Y, reg):
     return loss / len(indices)
 
 
-def topk(scores, k, excl_indptr, excl_indices, allowed):
-    """Sort every row (ties: smaller column first) after removing exclusions."""
+def topk(scores, k, excl_indptr, excl_indices, allowed, bias=None):
+    """Sort every row of ``scores + bias`` (ties: smaller column first) after removing
+    exclusions; empty ``allowed`` or ``bias`` mean all columns and no bias."""
     n_rows, n_cols = scores.shape
+    if len(allowed) == 0:
+        allowed = np.ones(n_cols, dtype=bool)
+    if bias is not None and len(bias):
+        scores = (scores + bias).astype(np.float32)
     k = min(k, n_cols)
     idx = np.full((n_rows, k), -1)
     val = np.full((n_rows, k), -np.inf, dtype=np.float32)

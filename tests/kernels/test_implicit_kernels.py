@@ -144,7 +144,7 @@ def test_ridge_rows_match_reference(one_thread):
     st.integers(1, 35),
     st.data(),
 )
-def test_topk_matches_sort(scores, k, data):
+def test_topk_matches_sort(scores, k, data):  # small rows: column by column
     n_rows, n_cols = scores.shape
     allowed = np.array(data.draw(st.lists(st.booleans(), min_size=n_cols, max_size=n_cols)))
     excl = [
@@ -154,6 +154,43 @@ def test_topk_matches_sort(scores, k, data):
     indptr = np.concatenate(([0], np.cumsum([len(e) for e in excl]))).astype(np.int64)
     indices = np.array([c for e in excl for c in e], dtype=np.int32)
     want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, allowed)
-    got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, allowed)
+    none = np.zeros(0, dtype=np.float32)
+    got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, allowed, none)
     assert np.array_equal(got_idx, want_idx)
     assert np.array_equal(got_val, want_val)
+    # with an item bias added on the fly, and with the "all allowed" fast path
+    values = st.sampled_from([-1.0, 0.0, 0.25, 3.0])
+    bias = np.array(data.draw(st.lists(values, min_size=n_cols, max_size=n_cols)), np.float32)
+    want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, allowed, bias)
+    got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, allowed, bias)
+    assert np.array_equal(got_idx, want_idx)
+    assert np.array_equal(got_val, want_val)
+    everything = np.zeros(0, dtype=np.bool_)
+    want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, everything, bias)
+    got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, everything, bias)
+    assert np.array_equal(got_idx, want_idx)
+    assert np.array_equal(got_val, want_val)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 10, 70])
+def test_topk_matches_sort_on_long_rows(seed, k):
+    """Rows long enough for the chunked skip-ahead scan, with ties, NaN, -inf, a bias,
+    exclusions and a mask, against the sorting twin."""
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = 7, 1000 + seed * 37
+    scores = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0], (n_rows, n_cols)).astype(np.float32)
+    scores += rng.standard_normal((n_rows, n_cols)).astype(np.float32) * (seed % 2)
+    scores[rng.random((n_rows, n_cols)) < 0.01] = -np.inf
+    scores[rng.random((n_rows, n_cols)) < 0.01] = np.nan
+    scores[0, -5:] = 50.0  # late winners, in the partial last chunk
+    bias = rng.choice([-1.0, 0.0, 0.25, 3.0], n_cols).astype(np.float32)
+    allowed = rng.random(n_cols) > 0.1
+    excl = [np.sort(rng.choice(n_cols, 30, replace=False)) for _ in range(n_rows)]
+    indptr = np.concatenate(([0], np.cumsum([len(e) for e in excl]))).astype(np.int64)
+    indices = np.concatenate(excl).astype(np.int32)
+    for b, a in ((np.zeros(0, np.float32), allowed), (bias, allowed), (bias, np.zeros(0, bool))):
+        want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, a, b)
+        got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, a, b)
+        assert np.array_equal(got_idx, want_idx)
+        assert np.array_equal(got_val, want_val)

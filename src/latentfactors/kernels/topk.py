@@ -31,9 +31,65 @@ def _sift_down(vals, idx, pos, size):
             return
 
 
+_CHUNK = 64
+
+
+@numba.njit(cache=True, inline="always")
+def _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias):
+    """Offer column ``c`` to the heap of the best ``k``; returns the new heap size."""
+    v = row[c]
+    if v == -np.inf or v != v or (use_allowed and not allowed[c]):
+        return size
+    if use_bias:
+        v += bias[c]
+        if v != v:
+            return size
+    if size < k:
+        # insert and sift up
+        pos = size
+        hv[pos] = v
+        hi[pos] = c
+        size += 1
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if hv[pos] < hv[parent] or (hv[pos] == hv[parent] and hi[pos] > hi[parent]):
+                hv[pos], hv[parent] = hv[parent], hv[pos]
+                hi[pos], hi[parent] = hi[parent], hi[pos]
+                pos = parent
+            else:
+                break
+    elif v > hv[0]:
+        hv[0] = v
+        hi[0] = c
+        _sift_down(hv, hi, 0, size)
+    return size
+
+
+@numba.njit(cache=True, inline="never")
+def _next_hit(row, bias, use_bias, c, thr):
+    """Start of the first whole chunk from ``c`` with a score above ``thr`` (or of the
+    last, partial chunk). A loop of its own that the compiler turns into SIMD compares
+    (counting hits vectorises where a float max would need fast-math, which would drop
+    NaN safety); with it, top-10 of 100K columns is ~4x faster than column by column."""
+    n = row.shape[0]
+    while c + _CHUNK <= n:
+        # (a constant trip count from zero is what lets LLVM vectorise these loops)
+        hits = np.int32(0)
+        if use_bias:
+            for j in range(_CHUNK):
+                hits += row[c + j] + bias[c + j] > thr
+        else:
+            for j in range(_CHUNK):
+                hits += row[c + j] > thr
+        if hits > 0:
+            return c
+        c += _CHUNK
+    return c
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def topk_rows(scores, k, excl_indptr, excl_indices, allowed):
-    """Best ``k`` columns of every row of ``scores``, best first.
+def topk_rows(scores, k, excl_indptr, excl_indices, allowed, bias):
+    """Best ``k`` columns of every row of ``scores + bias``, best first.
 
     Parameters
     ----------
@@ -42,8 +98,11 @@ def topk_rows(scores, k, excl_indptr, excl_indices, allowed):
     k : int
     excl_indptr, excl_indices : CSR (n_rows + 1,), (nnz,)
         Columns to exclude per row (already-seen items); may be empty (``indptr`` of zeros).
-    allowed : bool (n_cols,)
-        Columns that may be returned at all.
+    allowed : bool (n_cols,) or (0,)
+        Columns that may be returned at all; empty: all of them.
+    bias : float32 (n_cols,) or (0,)
+        Added to every row's scores as they are read (an item bias); empty: none. Adding
+        here instead of in a separate pass saves one sweep over the score block.
 
     Returns
     -------
@@ -54,6 +113,8 @@ def topk_rows(scores, k, excl_indptr, excl_indices, allowed):
     k = min(k, n_cols)
     out_idx = np.full((n_rows, k), -1, dtype=np.int32)
     out_val = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    use_allowed = allowed.shape[0] > 0
+    use_bias = bias.shape[0] > 0
     neg_inf = np.float32(-np.inf)
     for r in prange(n_rows):
         row = scores[r]
@@ -62,28 +123,21 @@ def topk_rows(scores, k, excl_indptr, excl_indices, allowed):
         hv = np.empty(k, dtype=np.float32)
         hi = np.empty(k, dtype=np.int32)
         size = 0
-        for c in range(n_cols):
-            v = row[c]
-            if not allowed[c] or v == neg_inf or v != v:
-                continue
-            if size < k:
-                # insert and sift up
-                pos = size
-                hv[pos] = v
-                hi[pos] = c
-                size += 1
-                while pos > 0:
-                    parent = (pos - 1) // 2
-                    if hv[pos] < hv[parent] or (hv[pos] == hv[parent] and hi[pos] > hi[parent]):
-                        hv[pos], hv[parent] = hv[parent], hv[pos]
-                        hi[pos], hi[parent] = hi[parent], hi[pos]
-                        pos = parent
-                    else:
-                        break
-            elif v > hv[0]:
-                hv[0] = v
-                hi[0] = c
-                _sift_down(hv, hi, 0, size)
+        c = 0
+        while c < n_cols:
+            if size == k and c + _CHUNK <= n_cols:
+                # The heap is full: a column enters only if it beats the worst kept score
+                # (a tie loses, kept columns have smaller indices). Skip, a chunk at a
+                # time, to the first chunk holding such a column; most chunks are skipped.
+                c = _next_hit(row, bias, use_bias, c, hv[0])
+                stop = min(c + _CHUNK, n_cols)
+                for j in range(c, stop):
+                    size = _offer(row, j, k, hv, hi, size, allowed, use_allowed, bias,
+                                  use_bias)  # fmt: skip
+                c = stop
+            else:
+                size = _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias)
+                c += 1
         # pop the heap from worst to best into the output, filling from the back
         for t in range(size - 1, -1, -1):
             out_val[r, t] = hv[0]

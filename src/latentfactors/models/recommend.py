@@ -20,6 +20,8 @@ from ..exceptions import InvalidParameterError, UnknownIdError
 __all__ = ["Explanation", "RecommendMixin"]
 
 _BLOCK_CELLS = 1 << 24  # 16M float32 scores = 64 MB per block
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+_EMPTY_BOOL = np.zeros(0, dtype=np.bool_)
 
 
 @dataclass
@@ -128,15 +130,18 @@ class RecommendMixin:
         empty_ptr = np.zeros(block + 1, dtype=np.int64)
         empty_idx = np.zeros(0, dtype=np.int32)
         QT = np.ascontiguousarray(Q.T)
+        # the kernel adds the item bias and checks the allowed mask as it reads the scores;
+        # empty arrays skip either (implicit models have no item bias)
+        bias = np.ascontiguousarray(bi, dtype=np.float32) if np.any(bi) else _EMPTY_F32
+        mask = allowed if not allowed.all() else _EMPTY_BOOL
         for s in range(0, len(rows), block):
             r = rows[s : s + block]
             scores = U[r] @ QT
-            scores += bi
             if exclude_seen:
                 ptr, idx = self._seen_rows(r, cand, seen)
             else:
                 ptr, idx = empty_ptr[: len(r) + 1], empty_idx
-            ti, tv = topk_rows(scores, k, ptr, idx, allowed)
+            ti, tv = topk_rows(scores, k, ptr, idx, mask, bias)
             out_idx[s : s + len(r)] = ti
             out_val[s : s + len(r)] = tv
         if cand is not None:
@@ -246,7 +251,9 @@ class RecommendMixin:
         scores = np.ascontiguousarray(scores[None, :], dtype=np.float32)
         allowed = np.ones(vectors.shape[0], dtype=np.bool_)
         allowed[row] = False
-        idx, val = topk_rows(scores, n, np.zeros(2, np.int64), np.zeros(0, np.int32), allowed)
+        idx, val = topk_rows(
+            scores, n, np.zeros(2, np.int64), np.zeros(0, np.int32), allowed, _EMPTY_F32
+        )
         keep = idx[0] >= 0
         return vocab.ids(idx[0][keep]), val[0][keep].astype(np.float64)
 
