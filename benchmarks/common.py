@@ -56,6 +56,69 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class RSSSampler:
+    """Peak resident memory above the starting level while a block runs, sampled.
+
+    A thread reads ``/proc/self/statm`` every ``interval`` seconds (it gets the GIL
+    whenever the measured code releases it or runs Python), so short-lived peaks inside
+    one long C call can be missed: read the number as "at least". Use as::
+
+        with RSSSampler() as mem:
+            fit()
+        mem.peak_growth_mb
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak_growth_mb = 0.0
+
+    @staticmethod
+    def rss_mb() -> float:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, self.rss_mb())
+
+    def __enter__(self) -> RSSSampler:
+        import threading
+
+        self._start = self._peak = self.rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self.rss_mb())
+        self.peak_growth_mb = self._peak - self._start
+
+
+def timed_fit(make, fit, repeats: int = 3, threshold: float = 1.0):
+    """Fit fresh models, timing each; repeat (up to ``repeats`` fits) while a fit takes
+    under ``threshold`` seconds, and keep the fastest, the same rule for every library
+    (sub-second timings are noisy, and the minimum is the least disturbed by the machine).
+
+    Returns ``(model, seconds, peak RSS growth MB of the first fit)``.
+    """
+    best, growth, model = float("inf"), 0.0, None
+    for rep in range(repeats):
+        model = make()
+        with RSSSampler() as mem:
+            t = time.perf_counter()
+            fit(model)
+            seconds = time.perf_counter() - t
+        if rep == 0:
+            growth = mem.peak_growth_mb
+        best = min(best, seconds)
+        if seconds >= threshold:
+            break
+    return model, best, growth
+
+
 def dataset(name: str):
     """(Interactions, item table) of ml-100k, ml-latest-small or lastfm."""
     import latentfactors as lf
@@ -96,6 +159,33 @@ def write_results(name: str, text: str) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.md"
     path.write_text(text)
+    return path
+
+
+def write_json(name: str, payload: object) -> Path:
+    """Machine-readable twin of a results page (``make_results.py`` plots from these)."""
+    import json
+
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    meta = {
+        "machine": machine(),
+        "commit": git_rev(),
+        "command": command_line(),
+        "date": time.strftime("%Y-%m-%d"),
+        "versions": versions(
+            "latentfactors",
+            "surprise",
+            "cornac",
+            "implicit",
+            "lightfm",
+            "pyspark",
+            "numpy",
+            "numba",
+        ),
+    }
+    body = {"meta": meta, **payload} if isinstance(payload, dict) else payload
+    path.write_text(json.dumps(body, indent=1, default=float) + "\n")
     return path
 
 

@@ -51,6 +51,14 @@ fi
 
 try cornac cornac
 try implicit implicit
+try matplotlib matplotlib  # RESULTS.md's plots
+
+# Spark's ALS needs a Java runtime; without one, pyspark is not installed and skipped.
+if command -v java >/dev/null; then
+    try pyspark pyspark
+else
+    warn "no java on PATH: Spark ALS is skipped"
+fi
 
 # LightFM 1.17 (the last release, sdist only) cannot be built through PEP 517: its setup.py
 # assigns an attribute on __builtins__, a dict when setuptools' build backend runs it
@@ -76,7 +84,7 @@ echo "== peers environment: $venv"
 import importlib
 
 for name in ("latentfactors", "numpy", "pandas", "scipy", "surprise", "cornac", "implicit",
-             "lightfm"):
+             "lightfm", "pyspark", "matplotlib"):
     try:
         mod = importlib.import_module(name)
         print(f"  {name:14s} {getattr(mod, '__version__', '?')}")
