@@ -200,7 +200,8 @@ def main() -> None:
         + (" --quick" if args.quick else "")
         + "`. Details, with each page's exact command: "
         + pages
-        + ", and the data layer's [`io.md`](results/io.md).",
+        + ", the data layer's [`io.md`](results/io.md), and our ranking metrics against "
+        "implicit's on the same lists, [`metrics-vs-implicit.md`](results/metrics-vs-implicit.md).",
         "",
         "## Targets",
         "",
