@@ -106,7 +106,7 @@ def load_movielens(path: str | os.PathLike) -> Dataset:
     Examples
     --------
     >>> ml = load_movielens("../shared/data/ml-100k")  # doctest: +SKIP
-    >>> ml.interactions
+    >>> ml.interactions  # doctest: +SKIP
     Interactions(explicit: 100,000 rows, 943 users, 1,682 items, ratings in [1, 5])
     """
     path = Path(path)

@@ -113,7 +113,7 @@ def explanation_table(
     >>> from latentfactors.models import SVD
     >>> model = SVD(n_factors=4, random_state=0).fit(make_synthetic(200, 80, 4000).interactions)
     >>> t = explanation_table(model, 0, 1)
-    >>> round(t["contribution"].sum(), 6) == round(t.attrs["score"], 6)
+    >>> bool(round(t["contribution"].sum(), 6) == round(t.attrs["score"], 6))
     True
     """
     items = _item_metadata(model, items)
