@@ -154,6 +154,11 @@ def test_quickstart_end_to_end_on_movielens(runner, ml100k_path, tmp_path):
     assert out["seconds"] < 60
     res = runner.invoke(main, ["similar", str(out_dir / "svd.lfm"), "--item", "50", "-n", "3"])
     assert "Star Wars (1977)" in res.output and "Empire Strikes Back" in res.output
+    res = runner.invoke(main, ["similar", str(out_dir / "svd.lfm"), "--item", "50", "-n", "50",
+                               "--min-count", "20", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "unknown" not in [n["title"] for n in json.loads(res.output)["similar"]]
+    assert all(n["title"] != "unknown" for n in out["similar"]["neighbours"])
 
 
 def test_quickstart_without_data_runs_on_labelled_synthetic(runner, tmp_path, monkeypatch):

@@ -101,7 +101,7 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
         "recommendations": [{"item": i, "title": title(i), "score": float(s)}
                             for i, s in zip(recs, scores)]}  # fmt: skip
     famous = _famous_item(train, items)
-    sims, sim_scores = svd.similar_items(famous, n=10)
+    sims, sim_scores = svd.similar_items(famous, n=10, min_count=20)
     out["similar"] = {"item": famous, "title": title(famous),
                       "neighbours": [{"item": i, "title": title(i), "similarity": float(s)}
                                      for i, s in zip(sims, sim_scores)]}  # fmt: skip
@@ -127,7 +127,7 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
     out["seconds"] = time.perf_counter() - t_start
     nxt = [
         f"latentfactors recommend {out_dir}/implicit-als.lfm --user {sample_user} -n 10",
-        f"latentfactors similar {out_dir}/svd.lfm --item {famous}",
+        f"latentfactors similar {out_dir}/svd.lfm --item {famous} --min-count 20",
         f"latentfactors explain {out_dir}/svd.lfm --user {sample_user} --item {recs[0]}",
         f"latentfactors info {out_dir}/svd.lfm",
         "latentfactors fit ../shared/data/ml-100k --model svdpp -o svdpp.lfm",
@@ -145,7 +145,8 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
                   "ImplicitALS, already-rated excluded)", ["#", "title", "score"],
                   [[r + 1, e["title"], e["score"]]
                    for r, e in enumerate(su["recommendations"])]))  # fmt: skip
-    c.print(table(f"\nMost similar to {out['similar']['title']} (SVD item factors, cosine)",
+    c.print(table(f"\nMost similar to {out['similar']['title']} (SVD item factors, cosine; "
+                  "items with >= 20 ratings)",
                   ["#", "title", "similarity"],
                   [[r + 1, e["title"], e["similarity"]]
                    for r, e in enumerate(out["similar"]["neighbours"])]))  # fmt: skip

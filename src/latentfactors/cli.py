@@ -678,12 +678,14 @@ def _new_user(model, user, path):
 @click.option("--item", required=True)
 @click.option("-n", "n", type=int, default=10, show_default=True)
 @click.option("--metric", type=click.Choice(["cosine", "dot"]), default="cosine")
+@click.option("--min-count", type=int, default=0, show_default=True,
+              help="Leave out neighbours with fewer training interactions.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
-def similar(model_file, item, n, metric, as_json):
+def similar(model_file, item, n, metric, min_count, as_json):
     """Items whose factors are closest to ITEM's."""
     model = _load_model(model_file)
     i = parse_id(model.items_, item)
-    items, sims = model.similar_items(i, n=n, metric=metric)
+    items, sims = model.similar_items(i, n=n, metric=metric, min_count=min_count)
     titles = _titles(model, items)
     if as_json:
         emit_json({"item": i, "similar": [{"item": a, "similarity": float(s), "title": t}

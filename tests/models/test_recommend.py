@@ -153,6 +153,17 @@ def test_similar_items_and_users(case):
         model.similar_items("nope")
     with pytest.raises(InvalidParameterError, match="metric='l2' is invalid"):
         model.similar_items("i0", metric="l2")
+    # min_count keeps only neighbours with at least that many training interactions
+    counts = np.bincount(model.user_items_.indices, minlength=len(model.items_))
+    cut = int(np.median(counts)) + 1
+    items, _ = model.similar_items("i0", n=len(model.items_), min_count=cut)
+    own = counts[model.items_.index(["i0"])[0]]
+    assert len(items) == int((counts >= cut).sum()) - int(own >= cut)
+    assert all(counts[model.items_.index([it])[0]] >= cut for it in items)
+    users, _ = model.similar_users("u0", n=3, min_count=10**9)
+    assert len(users) == 0
+    with pytest.raises(InvalidParameterError, match="min_count=-1 is invalid"):
+        model.similar_items("i0", min_count=-1)
 
 
 def test_explain_parts_sum_to_score(case):

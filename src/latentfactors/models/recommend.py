@@ -232,10 +232,12 @@ class RecommendMixin:
             }
         )  # fmt: skip
 
-    def _similar(self, vectors: np.ndarray, row: int, n: int, metric: str, vocab, what: str):
+    def _similar(self, vectors: np.ndarray, row: int, n: int, metric: str, vocab, what: str,
+                 counts: np.ndarray | None = None, min_count: int = 0):  # fmt: skip
         from ..kernels.topk import topk_rows
 
         check_int(type(self).__name__, "n", n, 1)
+        check_int(type(self).__name__, "min_count", min_count, 0)
         check_choice(type(self).__name__, "metric", metric, ("cosine", "dot"))
         if vectors.shape[1] == 0:
             raise InvalidParameterError(
@@ -250,6 +252,9 @@ class RecommendMixin:
             scores = vectors @ target
         scores = np.ascontiguousarray(scores[None, :], dtype=np.float32)
         allowed = np.ones(vectors.shape[0], dtype=np.bool_)
+        if min_count > 0 and counts is not None:
+            allowed[: len(counts)] = counts >= min_count
+            allowed[len(counts) :] = False  # rows without training interactions
         allowed[row] = False
         idx, val = topk_rows(
             scores, n, np.zeros(2, np.int64), np.zeros(0, np.int32), allowed, _EMPTY_F32
@@ -257,23 +262,31 @@ class RecommendMixin:
         keep = idx[0] >= 0
         return vocab.ids(idx[0][keep]), val[0][keep].astype(np.float64)
 
-    def similar_items(self, item: Any, n: int = 10, *, metric: str = "cosine"):
+    def similar_items(self, item: Any, n: int = 10, *, metric: str = "cosine",
+                      min_count: int = 0):  # fmt: skip
         """The ``n`` items whose factors are closest to ``item``'s: ``(items, similarities)``.
 
         ``metric="cosine"`` (default) compares directions; ``"dot"`` raw inner products.
+        ``min_count`` leaves out neighbours with fewer training interactions: rarely seen
+        items keep noisy, short vectors whose direction (what cosine compares) is close
+        to chance.
         """
         self._check_fitted("similar_items")
         row = self.items_.index([item], missing="ignore")[0]
         if row < 0:
             raise UnknownIdError(f"item {item!r} is not known to this model")
-        return self._similar(self.item_factors_, int(row), n, metric, self.items_, "item")
+        counts = np.bincount(self.user_items_.indices, minlength=self.user_items_.shape[1])
+        return self._similar(self.item_factors_, int(row), n, metric, self.items_, "item",
+                             counts, min_count)  # fmt: skip
 
-    def similar_users(self, user: Any, n: int = 10, *, metric: str = "cosine"):
-        """The ``n`` users whose factors are closest to ``user``'s: ``(users, similarities)``."""
+    def similar_users(self, user: Any, n: int = 10, *, metric: str = "cosine",
+                      min_count: int = 0):  # fmt: skip
+        """The ``n`` users whose factors are closest to ``user``'s: ``(users, similarities)``;
+        ``min_count`` as in :meth:`similar_items`, counting each user's interactions."""
         self._check_fitted("similar_users")
-        return self._similar(
-            self._user_vectors, self._user_inner(user), n, metric, self.users_, "user"
-        )
+        counts = np.diff(self.user_items_.indptr)
+        return self._similar(self._user_vectors, self._user_inner(user), n, metric,
+                             self.users_, "user", counts, min_count)  # fmt: skip
 
     def explain(self, user: Any, item: Any) -> Explanation:
         """Break the score of (user, item) into parts that add up to it.
