@@ -250,7 +250,7 @@ class Interactions:
         if self._csc is None:
             import scipy.sparse as sp
 
-            order = np.argsort(self.item_ids, kind="stable")
+            order = _stable_order(self.item_ids, self.n_items)
             indptr = np.zeros(self.n_items + 1, dtype=np.int64)
             np.cumsum(self.item_counts, out=indptr[1:])
             if indptr[-1] < np.iinfo(np.int32).max:
@@ -504,11 +504,28 @@ def _timestamps(values: np.ndarray, column: str, locate: Callable[[np.ndarray], 
     return dt.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
+# above this many rows, sort ids by counting (numba, O(n)) rather than np.argsort
+_COUNTING_SORT_ROWS = 1_000_000
+
+
+def _stable_order(ids: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(ids, kind="stable")`` for contiguous ids in ``[0, n)``."""
+    if len(ids) < _COUNTING_SORT_ROWS:
+        return np.argsort(ids, kind="stable")
+    from ..kernels.sorting import counting_order  # numba only for large data
+
+    return counting_order(ids, n)
+
+
 def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
     key = u.astype(np.int64) * np.int64(max(n_items, 1)) + i
     if len(key) > 1 and np.all(key[1:] > key[:-1]):
         return u, i, vals, ts
-    order = np.argsort(key, kind="stable")
+    if len(key) < _COUNTING_SORT_ROWS:
+        order = np.argsort(key, kind="stable")
+    else:  # by item, then stably by user: the (user, item) order in two O(n) passes
+        by_item = _stable_order(i, max(n_items, 1))
+        order = by_item[_stable_order(u[by_item], int(u.max()) + 1)]
     key = key[order]
     same = key[1:] == key[:-1]
     if not same.any():

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from latentfactors.data import interactions as inter
+from latentfactors.data.interactions import Interactions
+from latentfactors.kernels.sorting import counting_order
+
+
+@given(st.lists(st.integers(0, 9), max_size=300), st.integers(0, 5))
+def test_counting_order_is_numpys_stable_argsort(keys, extra):
+    keys = np.array(keys, dtype=np.int32)
+    want = np.argsort(keys, kind="stable")
+    got = counting_order(keys, 10 + extra)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("policy", ["first", "last", "mean", "sum"])
+def test_large_data_path_matches_small_data_path(monkeypatch, policy):
+    """Above _COUNTING_SORT_ROWS the (user, item) order comes from two counting passes;
+    the container must come out identical, duplicates policies included."""
+    rng = np.random.default_rng(0)
+    u = rng.integers(0, 50, 3000)
+    i = rng.integers(0, 40, 3000)
+    r = rng.integers(1, 6, 3000).astype(float)
+    small = Interactions.from_arrays(u, i, ratings=r, duplicates=policy)
+    monkeypatch.setattr(inter, "_COUNTING_SORT_ROWS", 10)
+    large = Interactions.from_arrays(u, i, ratings=r, duplicates=policy)
+    for name in ("user_ids", "item_ids", "values"):
+        assert np.array_equal(getattr(small, name), getattr(large, name)), name
+    assert (small.csc != large.csc).nnz == 0
