@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .exceptions import (
     DataError,
+    DivergenceError,
     DownloadError,
     InvalidParameterError,
     LatentFactorsError,
@@ -69,6 +70,7 @@ _LAZY = {
 
 __all__ = [
     "DataError",
+    "DivergenceError",
     "DownloadError",
     "InvalidParameterError",
     "LatentFactorsError",

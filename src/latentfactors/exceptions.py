@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataError",
+    "DivergenceError",
     "DownloadError",
     "InvalidParameterError",
     "LatentFactorsError",
@@ -32,6 +33,10 @@ class DownloadError(DataError):
 
 class InvalidParameterError(LatentFactorsError, ValueError):
     """A hyperparameter or argument is outside its allowed range or of the wrong type."""
+
+
+class DivergenceError(LatentFactorsError, FloatingPointError):
+    """Training diverged: the loss became NaN or infinite (the factors overflowed)."""
 
 
 class NotFittedError(LatentFactorsError, AttributeError):

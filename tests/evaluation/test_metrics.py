@@ -134,6 +134,16 @@ def test_auc_without_negatives_is_left_out():
     assert math.isnan(auc(scores[:1], *csr_rows([{0}]), *csr_rows([{1}])))
 
 
+def test_auc_stays_in_range_with_infinite_and_nan_scores():
+    # a trained item (non-candidate) must not tie with a held-out item scored +inf,
+    # and a NaN score must not outrank real ones: both used to push AUC above 1
+    scores = np.array([[np.inf, np.inf, 0.0, np.nan]])
+    got = auc(scores, *csr_rows([{1}]), *csr_rows([{0}]), per_user=True)
+    assert got[0] == 1.0
+    got = auc(scores, *csr_rows([{3}]), *csr_rows([{0}]), per_user=True)
+    assert got[0] == 0.0
+
+
 def test_coverage_and_mean_popularity_hand_computed():
     top = np.array([[0, 1, 2], [1, 2, -1], [-1, -1, -1]])
     assert coverage(top, 6) == pytest.approx(3 / 6)
@@ -146,6 +156,7 @@ def test_coverage_and_mean_popularity_hand_computed():
 
 def plain_auc(scores, positives, trained):
     out = []
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # NaN ranks below every score
     for row, pos, seen in zip(scores, positives, trained):
         neg = [j for j in range(len(row)) if j not in pos and j not in seen]
         if not pos or not neg:
@@ -161,8 +172,9 @@ def plain_auc(scores, positives, trained):
 def test_auc_equals_pairwise_count(data):
     n_users = data.draw(st.integers(1, 5))
     n_items = data.draw(st.integers(1, 10))
-    # few distinct values, so ties are common
-    row = st.lists(st.integers(0, 3), min_size=n_items, max_size=n_items)
+    # few distinct values, so ties are common; infinities and NaN (a diverged model) too
+    value = st.sampled_from([0.0, 1.0, 2.0, 3.0, np.inf, -np.inf, np.nan])
+    row = st.lists(value, min_size=n_items, max_size=n_items)
     scores = np.array([data.draw(row) for _ in range(n_users)], dtype=float)
     item_sets = st.sets(st.integers(0, n_items - 1), max_size=4)
     positives = [data.draw(item_sets) for _ in range(n_users)]

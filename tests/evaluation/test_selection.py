@@ -145,3 +145,19 @@ def test_optuna_search_runs(explicit):
     search = OptunaSearch(Baseline(), {"reg_u": (0.1, 100.0, "log"), "reg_i": [1, 5]},
                           n_trials=4).fit(train)  # fmt: skip
     assert len(search.results_) == 4 and set(search.best_params_) == {"reg_u", "reg_i"}
+    # the same results table as the other searches: a rank, and the best row's index
+    best = search.results_.iloc[search.best_index_]
+    assert best["rank"] == 1 and best["mean_score"] == search.best_score_
+    assert sorted(search.results_["rank"])[0] == 1
+
+
+def test_search_ranks_a_diverging_setting_last(explicit):
+    train, _ = explicit
+    grid = {"lr": [0.01, 5.0], "n_epochs": [3]}
+    for cv in (None, 2):
+        search = GridSearch(SVD(n_factors=4, random_state=0), grid, cv=cv).fit(train)
+        t = search.results_.set_index("lr")
+        assert np.isnan(t.loc[5.0, "mean_score"]) and t.loc[5.0, "rank"] == 2
+        assert search.best_params_["lr"] == 0.01 and np.isfinite(search.best_score_)
+    with pytest.raises(InvalidParameterError, match=r"every one is NaN\): every fit diverged"):
+        GridSearch(SVD(n_factors=4), {"lr": [5.0, 9.0], "n_epochs": [3]}).fit(train)

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from latentfactors import InvalidParameterError
+from latentfactors import DivergenceError, InvalidParameterError
 from latentfactors.data import make_synthetic, random_split
 from latentfactors.evaluation import SweepResult, factor_sweep, regularization_sweep
 from latentfactors.models import SVD, Baseline, ImplicitALS
@@ -103,3 +103,16 @@ def test_sweep_bad_arguments(explicit):
     implicit = ImplicitALS()
     with pytest.raises(InvalidParameterError, match=r"sweep it with a ranking metric"):
         factor_sweep(implicit, train, val, n_factors=[1], metric="rmse")
+
+
+def test_a_diverging_value_is_never_the_best(explicit):
+    """lr=5 makes SVD's factors overflow: that row has no score and the sweep picks among
+    the others (np.argmax used to pick the NaN)."""
+    train, val = explicit
+    model = SVD(n_factors=4, n_epochs=5, random_state=0)
+    sweep = regularization_sweep(model, train, val, values=[0.1, 5.0, 0.01], param="lr")
+    t = sweep.table.set_index("value")
+    assert np.isnan(t.loc[5.0, "validation"]) and t.loc[5.0, "best_epoch"] == 0
+    assert sweep.best_value in (0.1, 0.01) and np.isfinite(t["validation"]).sum() == 2
+    with pytest.raises(DivergenceError, match=r"every fit of the lr sweep diverged"):
+        regularization_sweep(model, train, val, values=[5.0, 50.0], param="lr")

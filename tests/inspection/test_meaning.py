@@ -159,3 +159,25 @@ def test_implicit_als_subspace_matches_planted():
     cos5 = _cosines(wider, syn)
     print(f"ImplicitALS, 5 factors: {np.round(cos5, 4).tolist()}")
     assert cos5.min() > 0.88, cos5
+
+
+def test_genre_association_takes_tuples_and_arrays_as_lists():
+    """A genres column read back from Parquet holds NumPy arrays; tuples are common too:
+    both give the table that lists give (arrays used to give an empty one)."""
+    import pandas as pd
+
+    syn = make_synthetic(200, 80, 4000, seed=0)
+    model = lf.models.SVD(n_factors=4, n_epochs=5, random_state=0).fit(syn.interactions)
+    genres = [["a", "c"] if i % 2 else ["b"] for i in range(80)]
+    ids = model.items_.raw
+    as_lists = pd.DataFrame({"genres": genres}, index=range(80)).reindex(ids)
+    expected = genre_association(model, as_lists, n_axes=2, min_count=5)
+    assert list(expected.columns) == ["a", "b", "c"] and expected.notna().all().all()
+    for convert in (tuple, np.array):
+        other = as_lists.assign(genres=[convert(g) for g in as_lists["genres"]])
+        got = genre_association(model, other, n_axes=2, min_count=5)
+        pd.testing.assert_frame_equal(got, expected)
+        sig = genre_signal(model, other, n_axes=2, min_count=5, n_shuffles=2)
+        assert sig.strongest == pytest.approx(expected.abs().max().max())
+    with pytest.raises(InvalidParameterError, match=r"min_count=10000 leaves 0 item\(s\)"):
+        genre_association(model, as_lists, min_count=10_000)

@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from latentfactors import DataError, Interactions, InvalidParameterError, NotFittedError
+from latentfactors import (
+    DataError,
+    DivergenceError,
+    Interactions,
+    InvalidParameterError,
+    NotFittedError,
+)
 from latentfactors.data import make_synthetic, random_split
 from latentfactors.evaluation import ranking_metrics
 from latentfactors.models import BPR, SVD, Baseline, Callback, EarlyStopping, ImplicitALS, SVDpp
@@ -169,6 +175,11 @@ def test_params_round_trip(name):
     ):
         model.set_params(bogus=1)
     assert type(model).__name__ in repr(model)
+    # NumPy scalars (a grid from np.arange, a value read from a DataFrame) round-trip too
+    model.set_params(random_state=np.int64(3))
+    assert model.get_params()["random_state"] == 3
+    assert type(model.get_params()["random_state"]) is int
+    assert model.clone().random_state == 3
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
@@ -297,3 +308,30 @@ def test_bad_validation_metric(implicit_data):
         ImplicitALS(n_epochs=1).fit(train, validation=test, validation_metric="rmse")
     with pytest.raises(InvalidParameterError, match="not available per epoch"):
         ImplicitALS(n_epochs=1).fit(train, validation=test, validation_metric="auc")
+
+
+@pytest.mark.parametrize(
+    "factory, loss",
+    [
+        (lambda: SVD(n_factors=4, n_epochs=3, lr=5.0), "train_rmse"),
+        (lambda: SVDpp(n_factors=4, n_epochs=3, lr=5.0), "train_rmse"),
+        (lambda: BPR(n_factors=4, n_epochs=3, lr=1e4), "train_loss"),
+    ],
+)
+def test_divergence_is_an_error_not_nan_factors(factory, loss, planted, implicit_data):
+    """An lr far too large overflows the factors: fit says so (it used to return NaNs)."""
+    model = factory()
+    train = planted[1] if model.data_kind == "explicit" else implicit_data[0]
+    name = type(model).__name__
+    model.set_params(lr=0.01).fit(train)  # a fitted model, refitted with a bad lr ...
+    model.set_params(lr=5.0 if model.data_kind == "explicit" else 1e4)
+    with pytest.raises(
+        DivergenceError,
+        match=rf"{name} diverged in epoch 1: {loss} is nan \(the factors overflowed\); "
+        r"lower lr or raise reg \(now lr=",
+    ):
+        model.fit(train)
+    assert not hasattr(model, "item_factors_") and not hasattr(model, "users_")  # unfitted
+    with pytest.raises(NotFittedError):
+        model.recommend(1)
+    assert isinstance(DivergenceError("x"), FloatingPointError)

@@ -113,6 +113,12 @@ def test_candidates_and_exclusions(case):
     items, _ = model.recommend(user, n=N, exclude=pool[:20], exclude_seen=False)
     assert not set(items) & set(pool[:20])
     assert len(items) == N - 20
+    # unknown candidates are ignored, but none known at all is a mistake worth saying
+    items, _ = model.recommend(user, n=3, items=[*pool[:3], "zz"], exclude_seen=False)
+    assert set(items) == set(pool[:3])
+    with pytest.raises(UnknownIdError, match=r"none of the 2 candidate items is known to this "
+                       r"model \(first: \['zz', 'yy'\]\); pass raw item ids"):  # fmt: skip
+        model.recommend(user, items=["zz", "yy"])
 
 
 def test_scores_match_predict_for_explicit(case):

@@ -24,7 +24,11 @@ def parse_metric(name: str, k: int) -> tuple[str, int | None]:
     """``"ndcg@20"`` -> ("ndcg", 20); ``"ndcg"`` -> ("ndcg", k); ``"rmse"`` -> ("rmse", None)."""
     if not isinstance(name, str):
         raise InvalidParameterError(f"metric names are strings, got {name!r}")
-    base, _, at = name.lower().partition("@")
+    base, sep, at = name.lower().strip().partition("@")
+    if sep and not at:
+        raise InvalidParameterError(
+            f"metric {name!r}: nothing after '@'; write {base}@10 for k=10, or {base} alone"
+        )
     if base in RATING_METRICS:
         if at:
             raise InvalidParameterError(f"metric {name!r}: {base} takes no @k")

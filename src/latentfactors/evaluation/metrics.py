@@ -181,13 +181,16 @@ def auc(
     cand |= pos
     n_pos = pos.sum(axis=1)
     n_neg = cand.sum(axis=1) - n_pos
-    # non-candidates go to +inf: after every candidate, so they change no candidate's rank
-    vals = np.where(cand, scores, np.inf)
-    order = np.argsort(vals, axis=1, kind="stable")
+    # a NaN score (a diverged model) ranks below every real score; non-candidates sort
+    # after every candidate (the primary key), so they change no candidate's rank, even
+    # next to a real +inf score
+    vals = np.where(np.isnan(scores), -np.inf, scores)
+    order = np.lexsort((vals, ~cand), axis=1)
     sv = np.take_along_axis(vals, order, axis=1)
+    sc = np.take_along_axis(cand, order, axis=1)
     cols = np.arange(n_items)
     new_group = np.ones(scores.shape, dtype=bool)
-    new_group[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    new_group[:, 1:] = (sv[:, 1:] != sv[:, :-1]) | (sc[:, 1:] != sc[:, :-1])
     start = np.maximum.accumulate(np.where(new_group, cols, 0), axis=1)
     last = np.ones(scores.shape, dtype=bool)
     last[:, :-1] = new_group[:, 1:]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidParameterError
+from ..exceptions import DivergenceError, InvalidParameterError
 from .evaluate import evaluate, higher_is_better, metric_key, parse_metric
 
 __all__ = ["CVResult", "GridSearch", "OptunaSearch", "RandomSearch", "cross_validate"]
@@ -138,15 +138,18 @@ class _Search:
         key = self._key
         m = _threads_per_job(self.model.clone().set_params(**params), self.n_jobs)
         t = time.perf_counter()
-        if self.cv:
-            res = cross_validate(m, data, cv=self.cv, metrics=[key], k=self.k, seed=self.seed)
-            scores = res.folds[key].to_numpy()
-            fit_time = float(res.folds["fit_time"].mean())
-        else:
-            train, val = split
-            m.fit(train)
-            fit_time = time.perf_counter() - t
-            scores = np.array([evaluate(m, val, k=self.k, metrics=[key]).metrics[key]])
+        try:
+            if self.cv:
+                res = cross_validate(m, data, cv=self.cv, metrics=[key], k=self.k, seed=self.seed)
+                scores = res.folds[key].to_numpy()
+                fit_time = float(res.folds["fit_time"].mean())
+            else:
+                train, val = split
+                m.fit(train)
+                fit_time = time.perf_counter() - t
+                scores = np.array([evaluate(m, val, k=self.k, metrics=[key]).metrics[key]])
+        except DivergenceError:  # this setting's training blew up: no score, ranked last
+            scores, fit_time = np.array([np.nan]), time.perf_counter() - t
         return {**params, "mean_score": float(np.mean(scores)),
                 "std_score": float(np.std(scores)), "fit_time": fit_time,
                 "seconds": time.perf_counter() - t}  # fmt: skip
@@ -173,13 +176,19 @@ class _Search:
                 )
         split = None if self.cv else random_split(data, self.validation, seed=self.seed)
         rows = _map(lambda p: self._score(p, data, split), settings, self.n_jobs)
-        self.results_ = pd.DataFrame(rows)
+        return self._choose(pd.DataFrame(rows), settings, data)
+
+    def _choose(self, results, settings: list[dict[str, Any]], data: Any) -> _Search:
+        """Rank the scored settings, keep the best, refit it on ``data``."""
+        import pandas as pd
+
+        self.results_ = results
         better = higher_is_better(self._key)
         scores = self.results_["mean_score"].to_numpy()
         if np.isnan(scores).all():
             raise InvalidParameterError(
-                f"no setting has a {self._key} score (every one is NaN): are there test rows "
-                "whose users and items the models know?"
+                f"no setting has a {self._key} score (every one is NaN): every fit diverged "
+                "(lower lr or raise reg), or no test row has a user and an item the models know"
             )
         best = int(np.nanargmax(scores) if better else np.nanargmin(scores))
         self.results_["rank"] = (
@@ -376,9 +385,6 @@ class OptunaSearch(_Search):
             direction=direction, sampler=optuna.samplers.TPESampler(seed=self.seed)
         )
         study.optimize(objective, n_trials=self.n_trials)
-        self.results_ = pd.DataFrame(rows)
-        self.best_params_ = study.best_params
-        self.best_score_ = float(study.best_value)
-        if self.refit:
-            self.best_model_ = self.model.clone().set_params(**self.best_params_).fit(data)
-        return self
+        names = list(self.space)
+        settings = [{n: row[n] for n in names} for row in rows]
+        return self._choose(pd.DataFrame(rows), settings, data)

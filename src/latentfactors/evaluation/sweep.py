@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import InvalidParameterError
+from ..exceptions import DivergenceError, InvalidParameterError
 from .evaluate import evaluate, higher_is_better, metric_key, parse_metric
 from .selection import _check_jobs, _map, _plain, _threads_per_job
 
@@ -122,12 +122,16 @@ def _sweep(model, train, validation, param, values, metric, k, patience, n_jobs,
     def run(value):
         m = _threads_per_job(model.clone().set_params(**{param: value}), n_jobs)
         t = time.perf_counter()
-        if m.iterative and patience:
-            # early stopping on the sweep's own metric when fit can score it per epoch
-            m.fit(train, validation=validation, callbacks=[EarlyStopping(patience=patience)],
-                  validation_metric=key if per_epoch else None)  # fmt: skip
-        else:
-            m.fit(train)
+        try:
+            if m.iterative and patience:
+                # early stopping on the sweep's own metric when fit can score it per epoch
+                m.fit(train, validation=validation, callbacks=[EarlyStopping(patience=patience)],
+                      validation_metric=key if per_epoch else None)  # fmt: skip
+            else:
+                m.fit(train)
+        except DivergenceError:  # a value too far out (a large lr): no score, not the best
+            return {"value": value, "train": np.nan, "validation": np.nan, "best_epoch": 0,
+                    "seconds": time.perf_counter() - t}  # fmt: skip
         seconds = time.perf_counter() - t
         # training score: ranking metrics on train rows would exclude those very rows,
         # so they are scored without exclusions
@@ -143,10 +147,17 @@ def _sweep(model, train, validation, param, values, metric, k, patience, n_jobs,
     rows = _map(run, values, n_jobs)
     table = pd.DataFrame(rows)
     better = higher_is_better(key)
-    val = table["validation"].to_numpy()
-    score = val if better else -val  # higher is better from here on
+    val = table["validation"].to_numpy(dtype=np.float64)
+    if np.isnan(val).all():
+        raise DivergenceError(
+            f"every fit of the {param} sweep diverged or has no {key} score (all NaN): "
+            "lower lr or raise reg, or check that the validation rows' users and items "
+            "are in train"
+        )
+    # higher is better from here on; a NaN (a diverged fit) is the worst score
+    score = np.nan_to_num(val if better else -val, nan=-np.inf)
     best = int(np.argmax(score))
-    scale = np.abs(val).max() or 1.0
+    scale = np.nanmax(np.abs(val)) or 1.0
     stops = None
     for j in range(len(values) - 1):
         if score[j + 1] - score[j] <= tol * scale:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InvalidParameterError
-from .factors import _labels
+from .factors import _is_list, _labels
 
 __all__ = ["ClusterResult", "cluster_items", "cluster_users"]
 
@@ -58,10 +58,6 @@ def _require_sklearn(what: str) -> Any:
 def _item_metadata(model: Any, items: pd.DataFrame | None) -> pd.DataFrame | None:
     """``items`` if given, else the metadata saved with the model (``item_metadata_``)."""
     return items if items is not None else getattr(model, "item_metadata_", None)
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple, np.ndarray))
 
 
 def _list_column(items: pd.DataFrame | None, column: str | None = None) -> str | None:
@@ -122,7 +118,9 @@ class ClusterResult:
         Per cluster, the members closest to its centroid: ``cluster``, ``rank``, ``id``,
         ``label`` (title when item metadata has one), ``similarity`` (cosine).
     silhouette : float
-        Mean silhouette of the clustering (cosine geometry); below about 0.1 the space
+        Mean silhouette of the clustering, with Euclidean distances between the
+        normalised factors (the chord ``sqrt(2 - 2 cos)``, the geometry k-means
+        optimises; it orders pairs as cosine distance does); below about 0.1 the space
         has no well-separated groups and the clusters partition a continuum.
     silhouette_by_k : dict
         Silhouette of every ``k`` tried (just ``k`` when it was given).

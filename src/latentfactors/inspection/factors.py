@@ -33,6 +33,11 @@ def principal_item_axes(
         raise InvalidParameterError(f"{type(model).__name__} has no latent factors to inspect")
     counts = np.bincount(model.user_items_.indices, minlength=Q.shape[0])
     rows = np.flatnonzero(counts >= min_count)
+    if len(rows) < 2:
+        raise InvalidParameterError(
+            f"min_count={min_count} leaves {len(rows)} item(s) (the most seen item has "
+            f"{int(counts.max(initial=0))} training interactions); lower min_count"
+        )
     X = Q[rows] - Q[rows].mean(axis=0)
     # A small matrix: one BLAS thread is fastest, and threaded BLAS right after a numba
     # fit fights numba's idle worker threads on small machines (1.7 s instead of 5 ms).
@@ -98,6 +103,10 @@ def factor_table(
     return pd.DataFrame(out)
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
 def genre_association(
     model: Any, items: pd.DataFrame, n_axes: int = 5, min_count: int = 20,
     column: str = "genres",
@@ -114,11 +123,12 @@ def genre_association(
     coords, _, rows = principal_item_axes(model, min_count)
     raw = model.items_.ids(rows)
     lists = items[column].reindex(raw)
-    names = sorted({g for gs in lists if isinstance(gs, list) for g in gs})
+    # lists, tuples or arrays (a genres column read back from Parquet holds arrays)
+    names = sorted({g for gs in lists if _is_list(gs) for g in gs}, key=str)
     ind = np.zeros((len(rows), len(names)))
     pos = {g: j for j, g in enumerate(names)}
     for r, gs in enumerate(lists):
-        if isinstance(gs, list):
+        if _is_list(gs):
             for g in gs:
                 ind[r, pos[g]] = 1.0
     A = coords[:, :n_axes]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary, _as_id_array
-from ..exceptions import DataError, InvalidParameterError, NotFittedError
+from ..exceptions import DataError, DivergenceError, InvalidParameterError, NotFittedError
 from .callbacks import Callback, as_callbacks
 from .foldin import FoldInMixin
 from .recommend import RecommendMixin
@@ -29,6 +29,15 @@ from .recommend import RecommendMixin
 __all__ = ["FactorModel", "Trainer"]
 
 _PREDICT_CHUNK = 1 << 18
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (and lists / tuples of them) as Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 class Trainer:
@@ -40,6 +49,8 @@ class Trainer:
 
     #: the constant term of a score; None means the training data's global mean
     intercept: float | None = None
+    #: whether :meth:`epoch` returns the loss (False: it returns NaN, not computed)
+    reports_loss: bool = True
 
     def epoch(self, epoch: int) -> float:
         raise NotImplementedError
@@ -111,8 +122,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
         ]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The hyperparameters, as given to ``__init__`` (JSON-serialisable)."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """The hyperparameters, as given to ``__init__`` (JSON-serialisable: NumPy scalars
+        such as ``np.int64(64)`` come back as Python numbers)."""
+        return {name: _plain(getattr(self, name)) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> FactorModel:
         """Set hyperparameters by name; returns ``self``. Validation happens in ``fit``."""
@@ -218,6 +230,12 @@ class FactorModel(RecommendMixin, FoldInMixin):
                 t0 = time.perf_counter()
                 loss = float(self._trainer.epoch(epoch))
                 seconds = time.perf_counter() - t0
+                if self._trainer.reports_loss and not np.isfinite(loss):
+                    for attr in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+                        delattr(self, attr)  # no half-fitted model, nor an earlier fit's arrays
+                    del self._trainer
+                    self._fitting = False
+                    raise DivergenceError(self._divergence_message(epoch + 1, loss_key, loss))
                 val_score = self._validation_score(val) if val is not None else None
                 info = {
                     "epoch": epoch + 1, "n_epochs": n_epochs, loss_key: loss,
@@ -234,6 +252,16 @@ class FactorModel(RecommendMixin, FoldInMixin):
         del self._trainer
         self._fitting = False
         return self
+
+    def _divergence_message(self, epoch: int, loss_key: str, loss: float) -> str:
+        params = self.get_params()
+        hints = [f"{p}={params[p]!r}" for p in ("lr", "reg", "init_std") if p in params]
+        hint = f" (now {', '.join(hints)})" if hints else ""
+        fix = "lower lr or raise reg" if "lr" in params else "raise reg"
+        return (
+            f"{type(self).__name__} diverged in epoch {epoch}: {loss_key} is {loss} (the "
+            f"factors overflowed); {fix}{hint} and fit again"
+        )
 
     def _adopt(self, trainer: Trainer) -> None:
         """Keep the learned arrays of a finished trainer."""

@@ -245,6 +245,7 @@ class _IALSTrainer(Trainer):
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
         self.compute_loss = bool(model.compute_loss)
+        self.reports_loss = self.compute_loss
         self.eye = np.eye(f, dtype=np.float32) * self.reg
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)

@@ -74,7 +74,13 @@ class RecommendMixin:
         """Inner ids of candidate items (None = all) and the allowed mask over them."""
         cand = None
         if items is not None:
-            cand = self.items_.index(_as_id_array(items), missing="ignore")
+            raw = _as_id_array(items)
+            cand = self.items_.index(raw, missing="ignore")
+            if len(raw) and not (cand >= 0).any():
+                raise UnknownIdError(
+                    f"none of the {len(raw)} candidate items is known to this model (first: "
+                    f"{raw[:3].tolist()}); pass raw item ids from the training data"
+                )
             cand = np.unique(cand[cand >= 0]).astype(np.int32)
         n_cols = len(self.items_) if cand is None else len(cand)
         allowed = np.ones(n_cols, dtype=np.bool_)
