@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from latentfactors.data import interactions as inter
 from latentfactors.data.interactions import Interactions
-from latentfactors.kernels.sorting import counting_order
+from latentfactors.kernels.sorting import block_layout, counting_order
 
 
 @given(st.lists(st.integers(0, 9), max_size=300), st.integers(0, 5))
@@ -31,3 +31,29 @@ def test_large_data_path_matches_small_data_path(monkeypatch, policy):
     for name in ("user_ids", "item_ids", "values"):
         assert np.array_equal(getattr(small, name), getattr(large, name)), name
     assert (small.csc != large.csc).nnz == 0
+
+
+def block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb):
+    """NumPy twin: stable argsort of the block numbers, then three gathers."""
+    block = ugroup[u].astype(np.int64) * nb + igroup[i]
+    order = np.argsort(block, kind="stable")
+    ptr = np.zeros(nb * nb + 1, dtype=np.int64)
+    np.cumsum(np.bincount(block, minlength=nb * nb), out=ptr[1:])
+    return ptr, unew[u[order]], inew[i[order]], r[order]
+
+
+@given(st.integers(1, 6), st.integers(0, 400), st.integers(0, 2**31 - 1))
+def test_block_layout_is_argsort_and_gathers(nb, n, seed):
+    rng = np.random.default_rng(seed)
+    n_users, n_items = 30, 20
+    u = rng.integers(0, n_users, n).astype(np.int32)
+    i = rng.integers(0, n_items, n).astype(np.int32)
+    r = rng.random(n).astype(np.float32)
+    ugroup = rng.integers(0, nb, n_users).astype(np.int16)
+    igroup = rng.integers(0, nb, n_items).astype(np.int16)
+    unew = rng.permutation(n_users).astype(np.int32)
+    inew = rng.permutation(n_items).astype(np.int32)
+    got = block_layout(u, i, r, ugroup, igroup, unew, inew, nb)
+    want = block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)

@@ -120,21 +120,24 @@ def _block_dtype(n_blocks: int) -> type:
 def stratify(data: Interactions, n_blocks: int, seed: int) -> Strata:
     """Lay out ``data`` for stratified SGD with ``n_blocks`` groups of users and of items."""
     rng = np.random.default_rng([seed, 7])
-    user_counts = np.bincount(data.user_ids, minlength=data.n_users)
-    item_counts = np.bincount(data.item_ids, minlength=data.n_items)
+    user_counts = data.user_counts
+    item_counts = data.item_counts
     user_order, user_new, _, user_group = _groups(user_counts, n_blocks, rng)
     item_order, item_new, item_group_ptr, item_group = _groups(item_counts, n_blocks, rng)
-    block = user_group[data.user_ids] * n_blocks  # fits the dtype: at most B*B - 1
-    block += item_group[data.item_ids]
-    order = np.argsort(block, kind="stable")
-    block_ptr = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
-    np.cumsum(np.bincount(block, minlength=n_blocks * n_blocks), out=block_ptr[1:])
+    from ..kernels.sorting import block_layout
+
+    # one counting sort by block (stable): what argsort of the block numbers and three
+    # gathers give, in two passes (1.7 -> 0.5 ms for ML-100K, a third of a small fit)
+    block_ptr, users, items, ratings = block_layout(
+        data.user_ids, data.item_ids, np.ascontiguousarray(data.values), user_group,
+        item_group, user_new, item_new, n_blocks,
+    )  # fmt: skip
     return Strata(
         n_blocks=n_blocks,
         block_ptr=block_ptr,
-        users=user_new[data.user_ids[order]],
-        items=item_new[data.item_ids[order]],
-        ratings=np.ascontiguousarray(data.values[order]),
+        users=users,
+        items=items,
+        ratings=ratings,
         user_new=user_new,
         item_new=item_new,
         user_order=user_order,

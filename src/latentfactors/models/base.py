@@ -74,17 +74,30 @@ class Trainer:
         return None
 
 
+_BLAS: list[Any] = []  # the process's ThreadpoolController, made once
+
+
+def _blas_controller() -> Any:
+    """A cached ``ThreadpoolController``: building one scans the loaded libraries
+    (about 1 ms, as long as a whole small fit's epoch); NumPy's BLAS is loaded with
+    NumPy, before the first call, so the cached scan always sees it."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
+
+
 @contextlib.contextmanager
 def _limit_threads(n_threads: int | None) -> Iterator[None]:
     """Run numba kernels on ``n_threads`` threads and keep BLAS single-threaded meanwhile."""
     import numba
-    from threadpoolctl import threadpool_limits
 
     before = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             yield
     finally:
         numba.set_num_threads(before)
