@@ -46,3 +46,23 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch, data_dir):
     code = readme_python_blocks()[index].replace('"../shared/data', f'"{data_dir.as_posix()}')
     namespace: dict = {}
     exec(compile(code, f"README.md block {index}", "exec"), namespace)
+
+
+def test_blas_stays_single_threaded_during_fit_in_a_fresh_process():
+    """fit limits BLAS to one thread (numba's threads do the work). The limiter is built
+    once per process: it must see SciPy's BLAS / LAPACK even when the first fit needs
+    neither (an ALS fitted after an SVD ran 3x slower when it did not)."""
+    code = """
+from threadpoolctl import threadpool_info
+from latentfactors.data import make_synthetic
+from latentfactors.models import SVD
+from latentfactors.models.als import ALS
+data = make_synthetic(60, 40, 800, seed=0).interactions
+SVD(n_factors=2, n_epochs=1).fit(data)
+seen = []
+ALS(n_factors=2, n_epochs=1).fit(data, callbacks=[lambda m, info: seen.extend(
+    (i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")])
+print(seen)
+assert seen and all(n == 1 for _, n in seen), seen
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

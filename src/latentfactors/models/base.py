@@ -79,9 +79,12 @@ _BLAS: list[Any] = []  # the process's ThreadpoolController, made once
 
 def _blas_controller() -> Any:
     """A cached ``ThreadpoolController``: building one scans the loaded libraries
-    (about 1 ms, as long as a whole small fit's epoch); NumPy's BLAS is loaded with
-    NumPy, before the first call, so the cached scan always sees it."""
+    (about 1 ms, as long as a whole small fit's epoch). The scan only sees libraries
+    already loaded, so SciPy's BLAS and LAPACK (which numba's ``np.linalg`` calls in the
+    ALS kernels) are loaded first, next to NumPy's."""
     if not _BLAS:
+        import scipy.linalg.cython_blas
+        import scipy.linalg.cython_lapack  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _BLAS.append(ThreadpoolController())
