@@ -240,3 +240,26 @@ def test_quickstart_report_is_skipped_without_plotting(monkeypatch, tmp_path):
     monkeypatch.setattr(inspection, "write_report", missing)
     path, note = _report(str(tmp_path), None, None, None)
     assert path is None and "matplotlib" in note
+
+
+def test_factor_correlation_leaves_constant_factors_blank():
+    """A constant factor (NMF can zero one out) has no correlation: its row and column
+    stay blank and the other factors keep their positions; fewer than 2 varying factors
+    is an error (it used to draw a 2 x 2 identity)."""
+    import copy
+
+    model = lf.SVD(n_factors=4, n_epochs=5, random_state=0)
+    model.fit(make_synthetic(200, 80, 4000, seed=0).interactions)
+    some = copy.copy(model)
+    some.item_factors_ = model.item_factors_.copy()
+    some.item_factors_[:, 1] = 0.0
+    C = np.ma.filled(factor_correlation(some).axes[0].images[0].get_array(), np.nan)
+    assert C.shape == (4, 4)
+    assert np.isnan(C[1]).all() and np.isnan(C[:, 1]).all()
+    keep = [0, 2, 3]
+    want = np.corrcoef(model.item_factors_[:, keep].astype(np.float64), rowvar=False)
+    np.testing.assert_allclose(C[np.ix_(keep, keep)], want, atol=1e-12)
+    some.item_factors_[:, 2:] = 0.5
+    with pytest.raises(InvalidParameterError, match=r"only 1 of the 4 factors vary over the 80 "
+                       r"items used \(the others are constant\); correlations need 2"):  # fmt: skip
+        factor_correlation(some)

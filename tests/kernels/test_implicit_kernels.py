@@ -119,6 +119,37 @@ def test_bpr_threads_do_not_change_results():
     assert np.array_equal(one.item_bias_, two.item_bias_)
 
 
+def test_bpr_learning_rate_schedule():
+    """Constant for the first lr_decay_start of the epochs, then linear to lr * lr_decay_to
+    at the last epoch; the kernel gets the scheduled rate."""
+    from latentfactors.models import BPR
+    from latentfactors.models.bpr import _BPRTrainer
+
+    data = make_synthetic(200, 500, 4000, implicit=True, seed=3).interactions
+    model = BPR(n_epochs=11, lr=0.1, lr_decay_start=0.5, lr_decay_to=0.2)
+    trainer = _BPRTrainer(model, data, data, 0)
+    got = [trainer.lr_at(e) for e in range(11)]
+    # x = e / 10: constant up to x = 0.5 (epoch 5), then down by 0.8 * 0.1 / 0.5 per epoch
+    want = [0.1] * 6 + [0.1 * (1 - 0.8 * (e / 10 - 0.5) / 0.5) for e in range(6, 11)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert got[-1] == pytest.approx(0.02)
+    single = _BPRTrainer(model.clone().set_params(n_epochs=1), data, data, 0)
+    assert single.lr_at(0) == 0.1
+    # no decay either way gives the same model, and the default schedule another one
+    fit = lambda **kw: BPR(n_factors=4, n_epochs=6, random_state=1, **kw).fit(data)  # noqa: E731
+    flat = fit(lr_decay_to=1.0).item_factors_
+    assert np.array_equal(flat, fit(lr_decay_start=1.0).item_factors_)
+    assert not np.array_equal(flat, fit().item_factors_)
+    from latentfactors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"BPR: lr_decay_start=1.5 is invalid; "
+                       r"expected a number in \[0.0, 1.0\]"):  # fmt: skip
+        fit(lr_decay_start=1.5)
+    with pytest.raises(InvalidParameterError, match=r"BPR: lr_decay_to=0.0 is invalid; "
+                       r"expected a number in \(0.0, 1.0\]"):  # fmt: skip
+        fit(lr_decay_to=0.0)
+
+
 def test_ridge_rows_match_reference(one_thread):
     rng = np.random.default_rng(0)
     Q = rng.standard_normal((20, 4)).astype(np.float32)

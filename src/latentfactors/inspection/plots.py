@@ -304,10 +304,19 @@ def factor_correlation(
     V = np.asarray(V, dtype=np.float64)[counts >= min_count]
     if V.shape[1] < 2 or len(V) < 3:
         raise InvalidParameterError("need at least 2 factors and 3 rows for correlations")
-    sd = V.std(axis=0)
+    varies = V.std(axis=0) > 0
+    if varies.sum() < 2:
+        raise InvalidParameterError(
+            f"only {int(varies.sum())} of the {V.shape[1]} factors vary over the "
+            f"{len(V)} {which} used (the others are constant); correlations need 2"
+        )
+    # a constant factor (NMF can zero one out) has no correlation: left blank, so the
+    # other factors keep their numbers on the axes
+    C = np.full((V.shape[1], V.shape[1]), np.nan)
     with _one_thread():
-        C = np.corrcoef(V[:, sd > 0], rowvar=False) if (sd > 0).sum() >= 2 else np.eye(2)
+        C[np.ix_(varies, varies)] = np.corrcoef(V[:, varies], rowvar=False)
     off = np.abs(C[~np.eye(len(C), dtype=bool)])
+    off = off[~np.isnan(off)]
     fig, ax = _figure(6.5, 5.5, ax)
     im = ax.imshow(C, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     ax.set_xlabel("factor")

@@ -29,6 +29,13 @@ class BPR(ImplicitModel):
     n_factors : int, default 64
     n_epochs : int, default 50
     lr : float, default 0.05
+    lr_decay_start, lr_decay_to : float, default 0.7 and 0.1
+        The learning rate stays at ``lr`` for the first ``lr_decay_start`` of the epochs,
+        then falls linearly to ``lr * lr_decay_to`` at the last epoch
+        (``lr_decay_to=1`` keeps it constant). A large step escapes the tiny initial
+        factors quickly; small late steps settle instead of jittering. Against a constant
+        ``lr`` (NDCG@10, ``benchmarks/results/defaults-study.md``): ML-100K 0.394 -> 0.417,
+        Last.fm 0.187 -> 0.194, synthetic 10M 0.089 -> 0.109.
     reg : float, default 0.01
         L2 regularization of user and item factors (``reg_user`` / ``reg_item``
         override it), and of the item biases (``reg_bias``).
@@ -64,6 +71,8 @@ class BPR(ImplicitModel):
         lr: float = 0.05,
         reg: float = 0.01,
         *,
+        lr_decay_start: float = 0.7,
+        lr_decay_to: float = 0.1,
         reg_user: float | None = None,
         reg_item: float | None = None,
         reg_bias: float | None = None,
@@ -78,6 +87,8 @@ class BPR(ImplicitModel):
         self.n_epochs = n_epochs
         self.lr = lr
         self.reg = reg
+        self.lr_decay_start = lr_decay_start
+        self.lr_decay_to = lr_decay_to
         self.reg_user = reg_user
         self.reg_item = reg_item
         self.reg_bias = reg_bias
@@ -93,6 +104,8 @@ class BPR(ImplicitModel):
         check_int(name, "n_factors", self.n_factors, 1)
         check_int(name, "n_epochs", self.n_epochs, 1)
         check_float(name, "lr", self.lr, 0.0, low_open=True)
+        check_float(name, "lr_decay_start", self.lr_decay_start, 0.0, 1.0)
+        check_float(name, "lr_decay_to", self.lr_decay_to, 0.0, 1.0, low_open=True)
         check_float(name, "reg", self.reg, 0.0)
         for p in ("reg_user", "reg_item", "reg_bias"):
             check_float(name, p, getattr(self, p), 0.0, allow_none=True)
@@ -156,13 +169,24 @@ class _BPRTrainer(StrataTrainer, Trainer):
         self._rows = {"user_factors": (self.P, "user"), "item_factors": (self.Q, "item"),
                       "user_bias": (self.bu, "user"), "item_bias": (self.bi, "item")}  # fmt: skip
         reg = model.reg
-        self.lr = np.float32(model.lr)
+        self.lr = float(model.lr)
+        self.n_epochs = int(model.n_epochs)
+        self.decay_start = float(model.lr_decay_start)
+        self.decay_to = float(model.lr_decay_to)
         self.reg_u = np.float32(reg if model.reg_user is None else model.reg_user)
         self.reg_i = np.float32(reg if model.reg_item is None else model.reg_item)
         self.reg_b = np.float32(reg if model.reg_bias is None else model.reg_bias)
         self.seed = seed
         self.max_tries = int(model.max_tries)
         self.dummy = np.empty(len(s.users), dtype=np.float32)
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (0-based): constant, then a linear decay."""
+        x = epoch / max(self.n_epochs - 1, 1)  # 0 at the first epoch, 1 at the last
+        if x <= self.decay_start or self.decay_start >= 1.0:
+            return self.lr
+        frac = (x - self.decay_start) / (1.0 - self.decay_start)
+        return self.lr * (1.0 - (1.0 - self.decay_to) * frac)
 
     def epoch(self, epoch: int) -> float:
         from ..kernels.sgd import shuffle_blocks
@@ -171,7 +195,7 @@ class _BPRTrainer(StrataTrainer, Trainer):
         shuffle_blocks(s.block_ptr, s.users, s.items, self.dummy, self.seed, epoch)
         loss, pairs, _ = self._epoch(
             s.block_ptr, s.users, s.items, self.P, self.Q, self.bi, self.group_ptr,
-            self.group_items, self.seen_ptr, self.seen_idx, self.lr, self.reg_u, self.reg_i,
-            self.reg_b, self.nb, self.seed, epoch, self.max_tries,
+            self.group_items, self.seen_ptr, self.seen_idx, np.float32(self.lr_at(epoch)),
+            self.reg_u, self.reg_i, self.reg_b, self.nb, self.seed, epoch, self.max_tries,
         )  # fmt: skip
         return float(loss / max(pairs, 1))
