@@ -212,6 +212,10 @@ def main() -> None:
         "",
         *targets(ex, im, sc),
         "",
+        "A missed target is a finding: why each one is missed, and the evidence behind the "
+        "defaults involved, is in [`defaults-study.md`](results/defaults-study.md) "
+        "(`python benchmarks/study_defaults.py`) and in the README's performance section.",
+        "",
     ]
     for name in plots(ex, im, suffix):
         lines += [f"![{name}](results/{name})", ""]

@@ -50,7 +50,8 @@ class BPR(ImplicitModel):
         blocks run at once), lowered so that an item group holds at least 400 items.
         Negatives are drawn from the positive's item group, so BPR only ever contrasts
         items of the same group: more groups scale to more cores but rank less well
-        (synthetic 10M interactions, NDCG@10: 0.089 with 4 groups, 0.071 with 20).
+        (synthetic 10M interactions, constant lr, NDCG@10: 0.089 with 4 groups, 0.071
+        with 20).
         Never set from the thread count, so results do not depend on it.
     n_threads, random_state
         As in :class:`~latentfactors.models.SVD`.
