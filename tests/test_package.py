@@ -65,4 +65,9 @@ ALS(n_factors=2, n_epochs=1).fit(data, callbacks=[lambda m, info: seen.extend(
 print(seen)
 assert seen and all(n == 1 for _, n in seen), seen
 """
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    import os
+
+    # BLAS on 2 threads unless limited, so the check means something on any machine
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]

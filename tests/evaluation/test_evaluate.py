@@ -159,8 +159,11 @@ def test_evaluate_bad_arguments(explicit):
         evaluate(model, test, metrics=["auc@10"])
     with pytest.raises(InvalidParameterError, match=r"'ndcg@x': k must be a positive integer"):
         evaluate(model, test, metrics=["ndcg@x"])
-    with pytest.raises(InvalidParameterError, match=r"'ndcg@': nothing after '@'; write ndcg@10"):
+    with pytest.raises(InvalidParameterError, match=r"'ndcg@': a metric name and k go on "
+                       r"either side of '@'; write ndcg@10 for k=10, or ndcg alone"):  # fmt: skip
         evaluate(model, test, metrics=["ndcg@"])
+    with pytest.raises(InvalidParameterError, match=r"'@5': .* write ndcg@10 for k=10"):
+        evaluate(model, test, metrics=["@5"])
     with pytest.raises(InvalidParameterError, match=r"'rmse@5': rmse takes no @k"):
         evaluate(model, test, metrics=["rmse@5"])
     with pytest.raises(InvalidParameterError, match=r"k=0 is invalid"):

@@ -114,5 +114,21 @@ def test_a_diverging_value_is_never_the_best(explicit):
     t = sweep.table.set_index("value")
     assert np.isnan(t.loc[5.0, "validation"]) and t.loc[5.0, "best_epoch"] == 0
     assert sweep.best_value in (0.1, 0.01) and np.isfinite(t["validation"]).sum() == 2
-    with pytest.raises(DivergenceError, match=r"every fit of the lr sweep diverged"):
+    assert sweep.overfit_from != 5.0  # a diverged value is no sign of overfitting
+    with pytest.raises(DivergenceError, match=r"every fit of the lr sweep diverged \(the "
+                       r"factors overflowed\); lower lr or raise reg"):  # fmt: skip
         regularization_sweep(model, train, val, values=[5.0, 50.0], param="lr")
+
+
+def test_a_sweep_without_scorable_validation_rows_says_so(explicit):
+    from latentfactors import DataError
+
+    train, _ = explicit
+    # validation rows from another id space: no user or item in common with train
+    other = make_synthetic(30, 20, 200, seed=9).interactions
+    strangers = type(other).from_arrays(
+        other.users.ids(other.user_ids) + 10_000, other.items.ids(other.item_ids) + 10_000,
+        ratings=other.values,
+    )  # fmt: skip
+    with pytest.raises(DataError, match=r"no validation row has a user and an item seen"):
+        regularization_sweep(SVD(n_epochs=2), train, strangers, values=[0.1], patience=None)

@@ -261,5 +261,9 @@ def test_factor_correlation_leaves_constant_factors_blank():
     np.testing.assert_allclose(C[np.ix_(keep, keep)], want, atol=1e-12)
     some.item_factors_[:, 2:] = 0.5
     with pytest.raises(InvalidParameterError, match=r"only 1 of the 4 factors vary over the 80 "
-                       r"items used \(the others are constant\); correlations need 2"):  # fmt: skip
+                       r"items used \(the others are constant\); correlations need 2: "
+                       r"lower min_count"):  # fmt: skip
         factor_correlation(some)
+    with pytest.raises(InvalidParameterError, match=r"min_count=100000 leaves 0 items; "
+                       r"correlations need at least 3: lower min_count"):  # fmt: skip
+        factor_correlation(model, min_count=100_000)

@@ -42,15 +42,21 @@ def block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb):
     return ptr, unew[u[order]], inew[i[order]], r[order]
 
 
-@given(st.integers(1, 6), st.integers(0, 400), st.integers(0, 2**31 - 1))
-def test_block_layout_is_argsort_and_gathers(nb, n, seed):
+@given(
+    st.sampled_from([(1, np.int16), (4, np.int16), (6, np.int16), (200, np.int32)]),
+    st.integers(0, 400),
+    st.integers(0, 2**31 - 1),
+)
+def test_block_layout_is_argsort_and_gathers(nb_dtype, n, seed):
+    """Both group dtypes that stratify uses (int32 from 182 groups on: 182**2 > 2**15)."""
+    nb, dtype = nb_dtype
     rng = np.random.default_rng(seed)
-    n_users, n_items = 30, 20
+    n_users, n_items = 300, 250
     u = rng.integers(0, n_users, n).astype(np.int32)
     i = rng.integers(0, n_items, n).astype(np.int32)
     r = rng.random(n).astype(np.float32)
-    ugroup = rng.integers(0, nb, n_users).astype(np.int16)
-    igroup = rng.integers(0, nb, n_items).astype(np.int16)
+    ugroup = rng.integers(0, nb, n_users).astype(dtype)
+    igroup = rng.integers(0, nb, n_items).astype(dtype)
     unew = rng.permutation(n_users).astype(np.int32)
     inew = rng.permutation(n_items).astype(np.int32)
     got = block_layout(u, i, r, ugroup, igroup, unew, inew, nb)

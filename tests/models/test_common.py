@@ -335,3 +335,41 @@ def test_divergence_is_an_error_not_nan_factors(factory, loss, planted, implicit
     with pytest.raises(NotFittedError):
         model.recommend(1)
     assert isinstance(DivergenceError("x"), FloatingPointError)
+
+
+def test_overflow_in_the_last_epoch_is_caught_too(planted):
+    """The loss is measured before each update, so factors that overflow in the last
+    updates would slip past it: fit checks what it learned as well."""
+
+    def poison(model, info):
+        if info["epoch"] == info["n_epochs"]:
+            model._trainer.P[0, 0] = np.inf
+
+    model = SVD(n_factors=4, n_epochs=2, random_state=0)
+    with pytest.raises(DivergenceError, match=r"SVD diverged in epoch 2: its factors hold NaN"):
+        model.fit(planted[1], callbacks=[poison])
+    assert not hasattr(model, "users_")
+
+
+def test_a_failed_refit_leaves_no_mix_of_two_fits(planted):
+    """An error in the middle of a refit (here a callback's) must not leave the earlier
+    fit's factors next to the new fit's ids; an error before training starts (a bad
+    validation metric) leaves the earlier fit untouched."""
+    train = planted[1]
+    model = SVD(n_factors=4, n_epochs=2, random_state=0).fit(train)
+    before = model.item_factors_.copy()
+    with pytest.raises(InvalidParameterError, match="not available per epoch"):
+        model.fit(planted[0].interactions, validation_metric="auc")
+    assert np.array_equal(model.item_factors_, before) and model.users_ is train.users
+
+    def boom(model, info):
+        raise RuntimeError("callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        model.fit(train, callbacks=[boom])
+    assert not hasattr(model, "item_factors_") and not hasattr(model, "users_")
+    assert not hasattr(model, "_trainer") and not model._fitting
+    with pytest.raises(NotFittedError):
+        model.predict([1], [1])
+    model.fit(train)  # and it fits again
+    assert model.item_factors_.shape == before.shape

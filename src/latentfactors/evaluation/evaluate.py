@@ -25,9 +25,11 @@ def parse_metric(name: str, k: int) -> tuple[str, int | None]:
     if not isinstance(name, str):
         raise InvalidParameterError(f"metric names are strings, got {name!r}")
     base, sep, at = name.lower().strip().partition("@")
-    if sep and not at:
+    if sep and not (base and at):
+        example = base or "ndcg"
         raise InvalidParameterError(
-            f"metric {name!r}: nothing after '@'; write {base}@10 for k=10, or {base} alone"
+            f"metric {name!r}: a metric name and k go on either side of '@'; write "
+            f"{example}@10 for k=10, or {example} alone for k={k}"
         )
     if base in RATING_METRICS:
         if at:

@@ -36,9 +36,9 @@ def _threads_per_job(model: Any, n_jobs: int) -> Any:
 
 def _plain(value: Any) -> Any:
     """NumPy scalars as Python ones, so parameters round-trip through JSON (``clone``)."""
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return value.item()
-    return value
+    from ..models.base import _plain as plain
+
+    return plain(value)
 
 
 def _map(fn, items: list, n_jobs: int) -> list:

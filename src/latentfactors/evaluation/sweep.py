@@ -3,6 +3,7 @@ side by side over a list of values, and where more stops helping."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DivergenceError, InvalidParameterError
+from ..exceptions import DataError, DivergenceError, InvalidParameterError
 from .evaluate import evaluate, higher_is_better, metric_key, parse_metric
 from .selection import _check_jobs, _map, _plain, _threads_per_job
 
@@ -130,6 +131,7 @@ def _sweep(model, train, validation, param, values, metric, k, patience, n_jobs,
             else:
                 m.fit(train)
         except DivergenceError:  # a value too far out (a large lr): no score, not the best
+            diverged.append(value)
             return {"value": value, "train": np.nan, "validation": np.nan, "best_epoch": 0,
                     "seconds": time.perf_counter() - t}  # fmt: skip
         seconds = time.perf_counter() - t
@@ -144,28 +146,35 @@ def _sweep(model, train, validation, param, values, metric, k, patience, n_jobs,
                 "best_epoch": getattr(m, "best_epoch_", len(m.history_["epoch"])),
                 "seconds": seconds}  # fmt: skip
 
+    diverged: list[Any] = []
     rows = _map(run, values, n_jobs)
     table = pd.DataFrame(rows)
     better = higher_is_better(key)
     val = table["validation"].to_numpy(dtype=np.float64)
-    if np.isnan(val).all():
+    if len(diverged) == len(values):
+        fix = "lower lr or raise reg" if "lr" in model.get_params() else "raise reg"
         raise DivergenceError(
-            f"every fit of the {param} sweep diverged or has no {key} score (all NaN): "
-            "lower lr or raise reg, or check that the validation rows' users and items "
-            "are in train"
+            f"every fit of the {param} sweep diverged (the factors overflowed); {fix}"
         )
-    # higher is better from here on; a NaN (a diverged fit) is the worst score
+    if np.isnan(val).all():
+        raise DataError(
+            f"no fit of the {param} sweep has a {key} score: no validation row has a user "
+            "and an item seen in train; split the data so that they overlap"
+        )
+    # higher is better from here on; a NaN (a diverged fit) is the worst score and takes
+    # no part in finding where the curve flattens or turns
     score = np.nan_to_num(val if better else -val, nan=-np.inf)
     best = int(np.argmax(score))
     scale = np.nanmax(np.abs(val)) or 1.0
+    ok = [j for j in range(len(values)) if np.isfinite(val[j])]
     stops = None
-    for j in range(len(values) - 1):
-        if score[j + 1] - score[j] <= tol * scale:
-            stops = values[j]
+    for a, b in itertools.pairwise(ok):
+        if score[b] - score[a] <= tol * scale:
+            stops = values[a]
             break
     overfit = None
-    for j in range(best + 1, len(values)):
-        if score[best] - score[j] > tol * scale:
+    for j in ok:
+        if j > best and score[best] - score[j] > tol * scale:
             overfit = values[j]
             break
     return SweepResult(param, key, table, values[best], stops, overfit)

@@ -302,13 +302,21 @@ def factor_correlation(
     else:
         raise InvalidParameterError(f"which={which!r}; expected 'items' or 'users'")
     V = np.asarray(V, dtype=np.float64)[counts >= min_count]
-    if V.shape[1] < 2 or len(V) < 3:
-        raise InvalidParameterError("need at least 2 factors and 3 rows for correlations")
+    if V.shape[1] < 2:
+        raise InvalidParameterError(
+            f"factor_correlation needs at least 2 factors; this model has {V.shape[1]}"
+        )
+    if len(V) < 3:
+        raise InvalidParameterError(
+            f"min_count={min_count} leaves {len(V)} {which}; correlations need at least 3: "
+            "lower min_count"
+        )
     varies = V.std(axis=0) > 0
     if varies.sum() < 2:
         raise InvalidParameterError(
             f"only {int(varies.sum())} of the {V.shape[1]} factors vary over the "
-            f"{len(V)} {which} used (the others are constant); correlations need 2"
+            f"{len(V)} {which} used (the others are constant); correlations need 2: lower "
+            "min_count to include more rows, or fit with more factors"
         )
     # a constant factor (NMF can zero one out) has no correlation: left blank, so the
     # other factors keep their numbers on the axes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
@@ -32,11 +33,14 @@ _PREDICT_CHUNK = 1 << 18
 
 
 def _plain(value: Any) -> Any:
-    """NumPy scalars (and lists / tuples of them) as Python values."""
-    if isinstance(value, np.generic):
+    """NumPy scalars and 0-d arrays (also inside lists and tuples) as Python values, so
+    parameters round-trip through JSON (``clone``, model files)."""
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
         return value.item()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
     return value
 
 
@@ -91,18 +95,35 @@ def _blas_controller() -> Any:
     return _BLAS[0]
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_HOLD: dict[str, Any] = {"fits": 0, "limiter": None}
+
+
 @contextlib.contextmanager
 def _limit_threads(n_threads: int | None) -> Iterator[None]:
-    """Run numba kernels on ``n_threads`` threads and keep BLAS single-threaded meanwhile."""
+    """Run numba kernels on ``n_threads`` threads and keep BLAS single-threaded meanwhile.
+
+    BLAS limits are process-wide: with fits running in several threads (searches with
+    ``n_jobs > 1``) the first fit to start sets the limit and the last to end restores
+    it, so no fit restores it under another one.
+    """
     import numba
 
-    before = numba.get_num_threads()
+    before = numba.get_num_threads()  # numba's setting is per thread
     if n_threads is not None:
         numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    with _BLAS_LOCK:
+        if _BLAS_HOLD["fits"] == 0:
+            _BLAS_HOLD["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
+        _BLAS_HOLD["fits"] += 1
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            yield
+        yield
     finally:
+        with _BLAS_LOCK:
+            _BLAS_HOLD["fits"] -= 1
+            if _BLAS_HOLD["fits"] == 0:
+                _BLAS_HOLD["limiter"].restore_original_limits()
+                _BLAS_HOLD["limiter"] = None
         numba.set_num_threads(before)
 
 
@@ -219,9 +240,29 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self._check_params()
         data = self._check_data(train)
         cbs = as_callbacks(callbacks)
+        val_metric = self._parse_validation_metric(validation_metric)
         seed = self.random_state if getattr(self, "random_state", None) is not None else None
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
+        try:
+            self._fit(data, validation, cbs, val_metric, seed)
+        except BaseException:
+            # no half-fitted model: an earlier fit's arrays must not meet this fit's ids
+            self._discard_fit()
+            raise
+        finally:
+            self._fitting = False
+            self.__dict__.pop("_trainer", None)
+        return self
+
+    def _discard_fit(self) -> None:
+        """Forget every learned attribute (item metadata, which is not learned, stays)."""
+        for attr in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+            if attr != "item_metadata_":
+                delattr(self, attr)
+        self.__dict__.pop("_user_vectors", None)
+
+    def _fit(self, data, validation, cbs, val_metric, seed) -> None:
         self.random_state_ = seed
         self.users_: Vocabulary = data.users
         self.items_: Vocabulary = data.items
@@ -230,7 +271,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self.rating_scale_ = data.rating_scale
         self.n_train_ = len(data)
         self.user_items_ = data.csr  # what each user interacted with (shares data's arrays)
-        self._val_metric = self._parse_validation_metric(validation_metric)
+        self._val_metric = val_metric
         val = self._validation_rows(validation)
         n_epochs = int(getattr(self, "n_epochs", 1)) if self.iterative else 1
         loss_key, val_key = self._history_keys()
@@ -247,11 +288,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
                 loss = float(self._trainer.epoch(epoch))
                 seconds = time.perf_counter() - t0
                 if self._trainer.reports_loss and not np.isfinite(loss):
-                    for attr in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
-                        delattr(self, attr)  # no half-fitted model, nor an earlier fit's arrays
-                    del self._trainer
-                    self._fitting = False
-                    raise DivergenceError(self._divergence_message(epoch + 1, loss_key, loss))
+                    raise DivergenceError(
+                        self._divergence_message(epoch + 1, f"{loss_key} is {loss}")
+                    )
                 val_score = self._validation_score(val) if val is not None else None
                 info = {
                     "epoch": epoch + 1, "n_epochs": n_epochs, loss_key: loss,
@@ -265,18 +304,22 @@ class FactorModel(RecommendMixin, FoldInMixin):
             for cb in cbs:
                 cb.on_fit_end(self)
             self._adopt(self._trainer)
-        del self._trainer
-        self._fitting = False
-        return self
+        # the loss is measured before each update, so the last updates (or a model that
+        # does not compute its loss) can still overflow unseen: check what was learned
+        learned = (self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
+        if not all(np.isfinite(a).all() for a in learned):
+            raise DivergenceError(
+                self._divergence_message(len(self.history_["epoch"]), "its factors hold NaN")
+            )
 
-    def _divergence_message(self, epoch: int, loss_key: str, loss: float) -> str:
+    def _divergence_message(self, epoch: int, what: str) -> str:
         params = self.get_params()
         hints = [f"{p}={params[p]!r}" for p in ("lr", "reg", "init_std") if p in params]
         hint = f" (now {', '.join(hints)})" if hints else ""
         fix = "lower lr or raise reg" if "lr" in params else "raise reg"
         return (
-            f"{type(self).__name__} diverged in epoch {epoch}: {loss_key} is {loss} (the "
-            f"factors overflowed); {fix}{hint} and fit again"
+            f"{type(self).__name__} diverged in epoch {epoch}: {what} (the factors "
+            f"overflowed); {fix}{hint} and fit again"
         )
 
     def _adopt(self, trainer: Trainer) -> None:

@@ -34,8 +34,8 @@ class BPR(ImplicitModel):
         then falls linearly to ``lr * lr_decay_to`` at the last epoch
         (``lr_decay_to=1`` keeps it constant). A large step escapes the tiny initial
         factors quickly; small late steps settle instead of jittering. Against a constant
-        ``lr`` (NDCG@10, ``benchmarks/results/defaults-study.md``): ML-100K 0.394 -> 0.417,
-        Last.fm 0.187 -> 0.194, synthetic 10M 0.089 -> 0.109.
+        ``lr`` (NDCG@10, ``benchmarks/results/defaults-study.md``): ML-100K 0.392 -> 0.416,
+        Last.fm 0.188 -> 0.194, synthetic 10M 0.089 -> 0.109.
     reg : float, default 0.01
         L2 regularization of user and item factors (``reg_user`` / ``reg_item``
         override it), and of the item biases (``reg_bias``).

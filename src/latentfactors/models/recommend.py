@@ -181,14 +181,15 @@ class RecommendMixin:
         exclude_seen : bool
             Leave out items the user interacted with in training (or at fold-in).
         items : list of raw ids, optional
-            Only rank these candidates.
+            Only rank these candidates; ids the model does not know are ignored.
         exclude : list of raw ids, optional
             Never return these.
 
         Raises
         ------
         UnknownIdError
-            For a user the model does not know; :meth:`fold_in` adds new users.
+            For a user the model does not know (:meth:`fold_in` adds new users), or when
+            ``items`` holds no item the model knows.
         """
         self._check_fitted("recommend")
         check_int(type(self).__name__, "n", n, 1)
