@@ -21,7 +21,15 @@ from hypothesis import strategies as st
 import latentfactors as lf
 from latentfactors import Interactions, ModelFileError, NotFittedError
 from latentfactors.data import make_synthetic
-from latentfactors.models import BPR, SVD, Baseline, FactorModel, ImplicitALS, SVDpp
+from latentfactors.models import (
+    BPR,
+    SVD,
+    Baseline,
+    FactorModel,
+    ImplicitALS,
+    Popularity,
+    SVDpp,
+)
 from latentfactors.persistence import FORMAT_VERSION, load, save
 
 # name -> (factory of a small, fast model; learns from implicit data?)
@@ -35,6 +43,7 @@ MODELS: dict[str, tuple[Any, bool]] = {
         True,
     ),
     "BPR": (lambda: BPR(n_factors=6, n_epochs=5, random_state=0), True),
+    "Popularity": (lambda: Popularity(by="weight"), True),
 }
 
 
@@ -513,7 +522,8 @@ def test_unknown_model_class(small_file, tmp_path, cls_name):
     path = _forge(small_file, tmp_path / "bad.lfm", lambda m: m.update(model_class=cls_name))
     with pytest.raises(ModelFileError, match="unknown model class") as info:
         load(path)
-    assert "ALS, BPR, Baseline, ImplicitALS, NMF, SVD, SVDpp, TruncatedSVD" in str(info.value)
+    known = "ALS, BPR, Baseline, ImplicitALS, NMF, Popularity, SVD, SVDpp, TruncatedSVD"
+    assert known in str(info.value)
 
 
 def test_missing_model_module_breaks_no_other_class(small_file, tmp_path, monkeypatch):

@@ -52,6 +52,7 @@ _LAZY = {
     "NMF": "latentfactors.models",
     "TruncatedSVD": "latentfactors.models",
     "BPR": "latentfactors.models",
+    "Popularity": "latentfactors.models",
     "ranking_metrics": "latentfactors.evaluation",
     "save": "latentfactors.persistence",
     "load": "latentfactors.persistence",
@@ -137,6 +138,7 @@ if TYPE_CHECKING:  # pragma: no cover
         EarlyStopping,
         FactorModel,
         ImplicitALS,
+        Popularity,
         SVDpp,
         TruncatedSVD,
     )

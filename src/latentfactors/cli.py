@@ -29,6 +29,7 @@ MODEL_NAMES = {
     "truncated-svd": "TruncatedSVD",
     "implicit-als": "ImplicitALS",
     "bpr": "BPR",
+    "popularity": "Popularity",
 }
 
 

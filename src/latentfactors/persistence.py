@@ -78,6 +78,7 @@ _REGISTRY: dict[str, str] = {
     "Baseline": "latentfactors.models.baseline",
     "ImplicitALS": "latentfactors.models.implicit_als",
     "NMF": "latentfactors.models.nmf",
+    "Popularity": "latentfactors.models.popularity",
     "SVD": "latentfactors.models.svd",
     "SVDpp": "latentfactors.models.svdpp",
     "TruncatedSVD": "latentfactors.models.truncated_svd",
@@ -154,7 +155,8 @@ def save(
     ----------
     model : FactorModel
         A fitted model of one of the library's classes (``SVD``, ``SVDpp``,
-        ``Baseline``, ``ImplicitALS``, ``BPR``, ``ALS``, ``NMF``, ``TruncatedSVD``).
+        ``Baseline``, ``ImplicitALS``, ``BPR``, ``ALS``, ``NMF``, ``TruncatedSVD``,
+        ``Popularity``).
     path : str or path-like
         Where to write; the folder must exist. An existing file is replaced.
     items : pandas.DataFrame, optional

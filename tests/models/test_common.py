@@ -16,7 +16,16 @@ from latentfactors import (
 )
 from latentfactors.data import make_synthetic, random_split
 from latentfactors.evaluation import ranking_metrics
-from latentfactors.models import BPR, SVD, Baseline, Callback, EarlyStopping, ImplicitALS, SVDpp
+from latentfactors.models import (
+    BPR,
+    SVD,
+    Baseline,
+    Callback,
+    EarlyStopping,
+    ImplicitALS,
+    Popularity,
+    SVDpp,
+)
 
 # explicit models: name -> (factory of a small, fast model with a seed; max test RMSE / noise
 # on planted data, None where the model cannot reach the noise level)
@@ -32,6 +41,7 @@ IMPLICIT = {
         n_factors=8, n_epochs=8, solver="cholesky", random_state=0
     ),
     "BPR": lambda: BPR(n_factors=8, n_epochs=10, random_state=0),
+    "Popularity": lambda: Popularity(),
 }
 
 
@@ -186,7 +196,8 @@ def test_params_round_trip(name):
 def test_bad_parameter_values(name, planted, implicit_data):
     train, _ = data_for(name, planted, implicit_data)
     model = ALL[name][0]()
-    bad = "n_factors" if "n_factors" in model.get_params() else "n_epochs"
+    params = model.get_params()
+    bad = next((p for p in ("n_factors", "n_epochs") if p in params), "n_threads")
     model.set_params(**{bad: -3})
     with pytest.raises(
         InvalidParameterError,
@@ -373,3 +384,22 @@ def test_a_failed_refit_leaves_no_mix_of_two_fits(planted):
         model.predict([1], [1])
     model.fit(train)  # and it fits again
     assert model.item_factors_.shape == before.shape
+
+
+def test_popularity_counts_users_or_weights():
+    data = Interactions.from_arrays(
+        ["a", "a", "b", "c", "c"], ["x", "y", "x", "x", "z"], weights=[1.0, 5.0, 1.0, 2.0, 9.0]
+    )
+    by_users = Popularity().fit(data)
+    assert by_users.recommend("b", n=3)[0].tolist() == ["y", "z"]  # x is seen; y, z tie
+    scores = dict(zip(data.items.raw, by_users.item_bias_))
+    assert scores == {"x": 3.0, "y": 1.0, "z": 1.0}
+    by_weight = Popularity(by="weight").fit(data)
+    assert by_weight.recommend("b", n=2)[0].tolist() == ["z", "y"]  # 9 before 5
+    assert by_weight.predict(["a"], ["x"])[0] == pytest.approx(4.0)
+    ratings = Interactions.from_arrays(["a", "b", "b"], ["x", "x", "y"], ratings=[1, 5, 5])
+    liked = Popularity(threshold=4).fit(ratings)
+    assert dict(zip(ratings.items.raw, liked.item_bias_)) == {"x": 1.0, "y": 1.0}
+    with pytest.raises(InvalidParameterError, match=r"Popularity: by='x' is invalid; "
+                       r"expected one of 'users', 'weight'"):  # fmt: skip
+        Popularity(by="x").fit(data)

@@ -8,6 +8,7 @@ from .callbacks import Callback, EarlyStopping
 from .foldin import FoldIn
 from .implicit_als import ImplicitALS
 from .nmf import NMF
+from .popularity import Popularity
 from .recommend import Explanation
 from .svd import SVD
 from .svdpp import SVDpp
@@ -25,6 +26,7 @@ __all__ = [
     "FactorModel",
     "FoldIn",
     "ImplicitALS",
+    "Popularity",
     "SVDpp",
     "TruncatedSVD",
 ]
