@@ -146,6 +146,9 @@ def test_quickstart_end_to_end_on_movielens(runner, ml100k_path, tmp_path):
     assert out["data"].startswith("MovieLens 100K")
     assert out["held_out"]["svd_rmse"] < 0.93
     assert out["held_out"]["als_ndcg@10"] > 0.35
+    # and both beat their floors: biases alone, and the most popular unseen items
+    assert out["held_out"]["baseline_rmse"] > out["held_out"]["svd_rmse"] + 0.02
+    assert out["held_out"]["popularity_ndcg@10"] < out["held_out"]["als_ndcg@10"] - 0.1
     assert len(out["sample_user"]["recommendations"]) == 10
     assert out["similar"]["title"] == "Star Wars (1977)"
     assert "Empire Strikes Back, The (1980)" in [n["title"] for n in out["similar"]["neighbours"]]
