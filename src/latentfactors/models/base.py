@@ -11,6 +11,7 @@ and the id vocabularies ``users_`` / ``items_``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import threading
@@ -78,21 +79,17 @@ class Trainer:
         return None
 
 
-_BLAS: list[Any] = []  # the process's ThreadpoolController, made once
-
-
+@functools.cache
 def _blas_controller() -> Any:
     """A cached ``ThreadpoolController``: building one scans the loaded libraries
     (about 1 ms, as long as a whole small fit's epoch). The scan only sees libraries
     already loaded, so SciPy's BLAS and LAPACK (which numba's ``np.linalg`` calls in the
     ALS kernels) are loaded first, next to NumPy's."""
-    if not _BLAS:
-        import scipy.linalg.cython_blas
-        import scipy.linalg.cython_lapack  # noqa: F401
-        from threadpoolctl import ThreadpoolController
+    import scipy.linalg.cython_blas
+    import scipy.linalg.cython_lapack  # noqa: F401
+    from threadpoolctl import ThreadpoolController
 
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0]
+    return ThreadpoolController()
 
 
 _BLAS_LOCK = threading.Lock()

@@ -82,7 +82,7 @@ class _PopularityTrainer(Trainer):
 
     def __init__(self, data: Interactions, by: str) -> None:
         if by == "users":
-            counts = np.bincount(data.item_ids, minlength=data.n_items)
+            counts = data.item_counts
         else:
             counts = np.bincount(data.item_ids, weights=data.values, minlength=data.n_items)
         self.bi = counts.astype(np.float32)
