@@ -211,7 +211,7 @@ def recommend_all_scale(n_users, n_items, k, rows):
     data = syn.interactions
     model = lf.ImplicitALS(n_factors=k, n_epochs=1, n_threads=THREADS, random_state=0).fit(data)
     model.user_factors_ = rng.standard_normal(model.user_factors_.shape).astype(np.float32)
-    model._user_vectors = model.user_factors_
+    model.user_vectors_ = model.user_factors_
     model.item_factors_[:] = rng.standard_normal(model.item_factors_.shape)
     with RSSSampler() as mem:
         _, ours_s = ours_top(model)

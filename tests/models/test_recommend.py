@@ -198,7 +198,7 @@ def test_fold_in_reproduces_a_training_user(case):
     sub = data.subset(data.user_ids == row)
     fold = model.fold_in(sub, update=False)
     assert fold.users.tolist() == [user]
-    trained = model._user_vectors[row]
+    trained = model.user_vectors_[row]
     got = fold.factors[0]
     if name in ("ImplicitALS-cholesky", "ALS"):
         # items then users each epoch: the trained row is this exact solve

@@ -7,48 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from .._metrics import (
+    LOWER_IS_BETTER,
+    RANKING_METRICS,
+    RATING_METRICS,
+    parse_metric,
+    ranking_from_lists,
+    rmse_mae,
+)
 from ..exceptions import DataError, InvalidParameterError
-from .metrics import auc_scores, coverage, mean_popularity, ranking_from_lists, rmse_mae
+from .metrics import auc_scores, coverage, mean_popularity
 
 __all__ = ["RANKING_METRICS", "RATING_METRICS", "EvaluationResult", "evaluate", "parse_metric"]
-
-RATING_METRICS = ("rmse", "mae")
-RANKING_METRICS = (
-    "precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc", "coverage",
-    "mean_popularity",
-)  # fmt: skip
-LOWER_IS_BETTER = ("rmse", "mae", "mean_popularity")
-
-
-def parse_metric(name: str, k: int) -> tuple[str, int | None]:
-    """``"ndcg@20"`` -> ("ndcg", 20); ``"ndcg"`` -> ("ndcg", k); ``"rmse"`` -> ("rmse", None)."""
-    if not isinstance(name, str):
-        raise InvalidParameterError(f"metric names are strings, got {name!r}")
-    base, sep, at = name.lower().strip().partition("@")
-    if sep and not (base and at):
-        example = base or "ndcg"
-        raise InvalidParameterError(
-            f"metric {name!r}: a metric name and k go on either side of '@'; write "
-            f"{example}@10 for k=10, or {example} alone for k={k}"
-        )
-    if base in RATING_METRICS:
-        if at:
-            raise InvalidParameterError(f"metric {name!r}: {base} takes no @k")
-        return base, None
-    if base not in RANKING_METRICS:
-        valid = ", ".join(
-            RATING_METRICS + tuple(m if m == "auc" else f"{m}@k" for m in RANKING_METRICS)
-        )
-        raise InvalidParameterError(f"unknown metric {name!r}; valid metrics: {valid}")
-    if base == "auc":
-        if at:
-            raise InvalidParameterError(f"metric {name!r}: auc ranks all items and takes no @k")
-        return base, None
-    if at:
-        if not at.isdigit() or int(at) < 1:
-            raise InvalidParameterError(f"metric {name!r}: k must be a positive integer")
-        return base, int(at)
-    return base, k
 
 
 def metric_key(base: str, k: int | None) -> str:

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._metrics import ranking_from_lists, rmse_mae
+
 __all__ = [
     "auc",
     "auc_scores",
@@ -38,55 +40,6 @@ __all__ = [
     "ranking_metrics",
     "rmse_mae",
 ]
-
-
-def rmse_mae(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
-    """Root mean squared error and mean absolute error."""
-    err = np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)
-    return float(np.sqrt(np.mean(err**2))), float(np.mean(np.abs(err)))
-
-
-def ranking_from_lists(
-    top: np.ndarray, test_indptr: np.ndarray, test_indices: np.ndarray, k: int
-) -> dict[str, float]:
-    """Ranking metrics from top lists (inner item ids, -1 padded; one row per user) and
-    each user's held-out items (CSR rows aligned with ``top``)."""
-    top = top[:, :k]
-    n_users = top.shape[0]
-    n_test = np.diff(test_indptr)
-    has_test = n_test > 0
-    # hit matrix: is top[u, r] among u's test items? (vectorised membership on keys)
-    width = int(max(test_indices.max(initial=0), top.max(initial=0))) + 1
-    test_keys = np.repeat(np.arange(n_users, dtype=np.int64), n_test) * width + test_indices
-    order = np.argsort(test_keys, kind="stable")
-    test_keys = test_keys[order]
-    query = np.arange(n_users, dtype=np.int64)[:, None] * width + top
-    pos = np.minimum(np.searchsorted(test_keys, query), max(len(test_keys) - 1, 0))
-    hits = (top >= 0) & (len(test_keys) > 0)
-    if len(test_keys):
-        hits &= test_keys[pos] == query
-    discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    dcg = (hits * discount).sum(axis=1)
-    ideal_len = np.minimum(n_test, top.shape[1])
-    idcg = np.concatenate(([0.0], np.cumsum(discount)))[ideal_len]
-    n_hits = hits.sum(axis=1)
-    prec_at = np.cumsum(hits, axis=1) / np.arange(1, top.shape[1] + 1)
-    ap = (prec_at * hits).sum(axis=1) / np.maximum(ideal_len, 1)
-    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
-    rr = np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0)
-    m = has_test
-    if not m.any():
-        return {f"{name}@{k}": float("nan") for name in
-                ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")}  # fmt: skip
-    del n_users
-    return {
-        f"precision@{k}": float((n_hits[m] / k).mean()),
-        f"recall@{k}": float((n_hits[m] / n_test[m]).mean()),
-        f"ndcg@{k}": float((dcg[m] / idcg[m]).mean()),
-        f"map@{k}": float(ap[m].mean()),
-        f"hit_rate@{k}": float((n_hits[m] > 0).mean()),
-        f"mrr@{k}": float(rr[m].mean()),
-    }
 
 
 def ranking_metrics(model, test, k: int = 10, exclude_seen: bool = True) -> dict[str, float]:
@@ -219,7 +172,7 @@ def auc_scores(model, rows: np.ndarray, test_rows, seen, block: int | None = Non
     Q, bi = model.item_factors_, model.item_bias_
     if block is None:
         block = max(1, (1 << 21) // max(1, Q.shape[0]))
-    U = model._user_vectors
+    U = model.user_vectors_
     for s in range(0, len(rows), block):
         r = rows[s : s + block]
         scores = (U[r] @ Q.T + bi).astype(np.float64)

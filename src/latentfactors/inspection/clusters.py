@@ -38,9 +38,9 @@ def _one_thread() -> Iterator[None]:
     BLAS / OpenMP calls can be a hundred times slower on a busy machine (idle worker
     threads of one runtime spin against the other's); one thread is always quick.
     """
-    from threadpoolctl import threadpool_limits
+    from .._runtime import one_blas_thread
 
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         yield
 
 
@@ -341,7 +341,7 @@ def cluster_items(
     _require_sklearn("cluster_items")
     model._check_fitted("cluster_items")
     items = _item_metadata(model, items)
-    counts = np.bincount(model.user_items_.indices, minlength=len(model.items_))
+    counts = model.item_counts_
     with _one_thread():
         result, rows, labels = _cluster(
             "item", model.item_factors_, counts, model.items_.ids,
@@ -390,10 +390,10 @@ def cluster_users(
     """
     _require_sklearn("cluster_users")
     model._check_fitted("cluster_users")
-    counts = np.diff(model.user_items_.indptr)
+    counts = model.user_counts_
     with _one_thread():
         result, _, _ = _cluster(
-            "user", model._user_vectors, counts, model.users_.ids,
+            "user", model.user_vectors_, counts, model.users_.ids,
             lambda r: [str(u) for u in model.users_.ids(r)], k, k_range, min_count, seed,
             n_representatives,
         )  # fmt: skip

@@ -31,7 +31,7 @@ def principal_item_axes(
     Q = np.asarray(model.item_factors_, dtype=np.float64)
     if Q.shape[1] == 0:
         raise InvalidParameterError(f"{type(model).__name__} has no latent factors to inspect")
-    counts = np.bincount(model.user_items_.indices, minlength=Q.shape[0])
+    counts = model.item_counts_
     rows = np.flatnonzero(counts >= min_count)
     if len(rows) < 2:
         raise InvalidParameterError(
@@ -41,9 +41,9 @@ def principal_item_axes(
     X = Q[rows] - Q[rows].mean(axis=0)
     # A small matrix: one BLAS thread is fastest, and threaded BLAS right after a numba
     # fit fights numba's idle worker threads on small machines (1.7 s instead of 5 ms).
-    from threadpoolctl import threadpool_limits
+    from .._runtime import one_blas_thread
 
-    with threadpool_limits(1):
+    with one_blas_thread():
         _, s, vt = np.linalg.svd(X, full_matrices=False)
         coords = X @ vt.T
     flip = np.sign(coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])])

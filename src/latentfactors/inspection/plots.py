@@ -52,7 +52,7 @@ def _short(text: str, width: int = 32) -> str:
 
 
 def _counts(model: Any) -> np.ndarray:
-    return np.bincount(model.user_items_.indices, minlength=len(model.items_))
+    return model.item_counts_
 
 
 def _embed(model: Any, method: str, min_count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +298,7 @@ def factor_correlation(
     if which == "items":
         V, counts = model.item_factors_, _counts(model)
     elif which == "users":
-        V, counts = model._user_vectors, np.diff(model.user_items_.indptr)
+        V, counts = model.user_vectors_, model.user_counts_
     else:
         raise InvalidParameterError(f"which={which!r}; expected 'items' or 'users'")
     V = np.asarray(V, dtype=np.float64)[counts >= min_count]

@@ -151,8 +151,7 @@ def _covariates(model: Any, items: pd.DataFrame | None, min_count: int) -> pd.Da
     with _one_thread():
         coords, _, rows = principal_item_axes(model, min_count)
     coords = coords[:, :5]
-    cols = {"log count": np.log1p(np.bincount(model.user_items_.indices,
-                                              minlength=len(model.items_))[rows])}  # fmt: skip
+    cols = {"log count": np.log1p(model.item_counts_[rows])}  # fmt: skip
     if items is not None and "year" in items.columns:
         cols["year"] = pd.to_numeric(items["year"].reindex(model.items_.ids(rows)),
                                      errors="coerce").to_numpy(dtype=np.float64)  # fmt: skip
@@ -233,7 +232,7 @@ def _clusters(cl: ClusterResult, purity: tuple[float, float] | None) -> str:
 
 
 def _pick_users(model: Any, n: int) -> list[Any]:
-    counts = np.diff(model.user_items_.indptr)
+    counts = model.user_counts_
     order = np.argsort(counts, kind="stable")
     picks: list[int] = []
     for q in (0.5, 0.9, 0.2, 0.7, 0.35)[: max(0, n)]:
@@ -246,7 +245,7 @@ def _pick_users(model: Any, n: int) -> list[Any]:
 def _recommendations(model: Any, items: pd.DataFrame | None, n_users: int) -> str:
     out = _p("Top 5 for a few users (already-seen items excluded), and why the model "
              "scores its first pick as it does: the parts add up to the score.")  # fmt: skip
-    counts = np.diff(model.user_items_.indptr)
+    counts = model.user_counts_
     for user in _pick_users(model, n_users):
         n_seen = int(counts[model.users_.index([user])[0]])
         recs, scores = model.recommend(user, n=5)
@@ -308,7 +307,7 @@ def _honest_note(model: Any, signal: GenreSignal | None, purity: tuple[float, fl
             )
     try:
         Q = np.asarray(model.item_factors_, dtype=np.float64)
-        counts = np.bincount(model.user_items_.indices, minlength=len(Q))
+        counts = model.item_counts_
         norms = np.linalg.norm(Q, axis=1)
         ok = counts > 0
         if ok.sum() > 2 and norms[ok].std() > 0:

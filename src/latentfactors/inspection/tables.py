@@ -68,7 +68,7 @@ def neighbours_table(
     """
     items = _item_metadata(model, items)
     ids, sims = model.similar_items(item, n=n, metric=metric)
-    counts = np.bincount(model.user_items_.indices, minlength=len(model.items_))
+    counts = model.item_counts_
     inner = model.items_.index(ids)
     out = pd.DataFrame({
         "rank": np.arange(1, len(ids) + 1), "item": ids, "title": _titles_of(items, ids),
@@ -218,7 +218,7 @@ def genre_signal(
             f"item metadata has no list-valued column such as 'genres'; columns: "
             f"{list(items.columns)}"
         )
-    counts = np.bincount(model.user_items_.indices, minlength=len(model.items_))
+    counts = model.item_counts_
     rows = np.flatnonzero(counts >= min_count)
     rng = np.random.default_rng(seed)
     fake = copy.copy(model)  # shares everything but the item factors

@@ -1,36 +1,42 @@
 """`FactorModel`: the estimator contract every model follows.
 
 ``__init__`` only stores keyword arguments; ``fit`` validates them, builds a trainer
-that holds the training-only state, runs one kernel call per epoch (so callbacks,
-early stopping and progress bars work), then keeps only what inference needs:
+that holds the training-only state, runs one kernel call per epoch (the loop lives in
+``_fitting``, so callbacks, early stopping and progress bars work, and other trainers
+can reuse it), then keeps only what inference needs.
+
+Learned state (see :meth:`FactorModel.get_state` / :meth:`FactorModel.set_state`):
 ``user_factors_``, ``item_factors_``, ``user_bias_``, ``item_bias_``, ``global_mean_``
-(the mean rating, used for fallbacks), ``intercept_`` (the constant in a score)
-and the id vocabularies ``users_`` / ``items_``.
+(the mean rating, used for fallbacks), ``intercept_`` (the constant in a score), the id
+vocabularies ``users_`` / ``items_``, counts per user and item, and optionally the seen
+items ``user_items_``. The user side is one immutable snapshot swapped as a whole, so
+readers and ``fold_in`` may run in different threads.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
 import json
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..data.interactions import Interactions
-from ..data.vocabulary import Vocabulary, _as_id_array
-from ..exceptions import DataError, DivergenceError, InvalidParameterError, NotFittedError
+from ..data.vocabulary import _as_id_array
+from ..exceptions import DataError, InvalidParameterError, NotFittedError
+from ._fitting import FitData, Trainer, fit_loop, parse_validation_metric
+from ._state import ItemLayout, UserState, check_state
 from .callbacks import Callback, as_callbacks
 from .foldin import FoldInMixin
 from .recommend import RecommendMixin
+from .scoring import rowwise_dot
 
-__all__ = ["FactorModel", "Trainer"]
+__all__ = ["FactorModel", "Trainer", "rowwise_dot"]
 
-_PREDICT_CHUNK = 1 << 18
+#: serialises writers of any model's user state (readers never wait on it)
+USERS_LOCK = threading.RLock()
 
 
 def _plain(value: Any) -> Any:
@@ -45,92 +51,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class Trainer:
-    """Training-only state of one ``fit`` call; discarded afterwards.
+def _user_attr(name: str, doc: str):
+    def get(self):
+        st = self.__dict__.get("_ustate")
+        if st is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(st, _USER_FIELDS[name])
 
-    Subclasses implement :meth:`epoch` (one kernel call; returns the training RMSE),
-    :meth:`arrays` (the current learned arrays) and optionally :meth:`finish`.
-    """
-
-    #: the constant term of a score; None means the training data's global mean
-    intercept: float | None = None
-    #: whether :meth:`epoch` returns the loss (False: it returns NaN, not computed)
-    reports_loss: bool = True
-
-    def epoch(self, epoch: int) -> float:
-        raise NotImplementedError
-
-    def arrays(self) -> dict[str, Any]:
-        """Current ``user_factors``, ``item_factors``, ``user_bias``, ``item_bias`` (arrays)."""
-        raise NotImplementedError
-
-    def snapshot(self) -> dict[str, Any]:
-        return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.arrays().items()}
-
-    def restore(self, snap: dict[str, Any]) -> None:
-        for k, v in snap.items():
-            cur = self.arrays()[k]
-            if isinstance(cur, np.ndarray):
-                cur[...] = v
-
-    def user_vectors(self) -> np.ndarray | None:
-        """Vectors that multiply item factors in a score when they differ from the user
-        factors (SVD++ adds its implicit term); None means the user factors themselves."""
-        return None
+    return property(get, doc=doc)
 
 
-@functools.cache
-def _blas_controller() -> Any:
-    """A cached ``ThreadpoolController``: building one scans the loaded libraries
-    (about 1 ms, as long as a whole small fit's epoch). The scan only sees libraries
-    already loaded, so SciPy's BLAS and LAPACK (which numba's ``np.linalg`` calls in the
-    ALS kernels) are loaded first, next to NumPy's."""
-    import scipy.linalg.cython_blas
-    import scipy.linalg.cython_lapack  # noqa: F401
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-_BLAS_LOCK = threading.Lock()
-_BLAS_HOLD: dict[str, Any] = {"fits": 0, "limiter": None}
-
-
-@contextlib.contextmanager
-def _limit_threads(n_threads: int | None) -> Iterator[None]:
-    """Run numba kernels on ``n_threads`` threads and keep BLAS single-threaded meanwhile.
-
-    BLAS limits are process-wide: with fits running in several threads (searches with
-    ``n_jobs > 1``) the first fit to start sets the limit and the last to end restores
-    it, so no fit restores it under another one.
-    """
-    import numba
-
-    before = numba.get_num_threads()  # numba's setting is per thread
-    if n_threads is not None:
-        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    with _BLAS_LOCK:
-        if _BLAS_HOLD["fits"] == 0:
-            _BLAS_HOLD["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
-        _BLAS_HOLD["fits"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_HOLD["fits"] -= 1
-            if _BLAS_HOLD["fits"] == 0:
-                _BLAS_HOLD["limiter"].restore_original_limits()
-                _BLAS_HOLD["limiter"] = None
-        numba.set_num_threads(before)
-
-
-def rowwise_dot(A: np.ndarray, B: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
-    """``(A[rows_a] * B[rows_b]).sum(1)`` in chunks, accumulated in float64."""
-    out = np.empty(len(rows_a), dtype=np.float64)
-    for s in range(0, len(rows_a), _PREDICT_CHUNK):
-        e = min(len(rows_a), s + _PREDICT_CHUNK)
-        out[s:e] = np.einsum("ij,ij->i", A[rows_a[s:e]], B[rows_b[s:e]], dtype=np.float64)
-    return out
+_USER_FIELDS = {
+    "users_": "users", "user_factors_": "factors", "user_vectors_": "vectors",
+    "user_bias_": "bias", "user_counts_": "counts", "user_items_": "seen",
+}  # fmt: skip
 
 
 class FactorModel(RecommendMixin, FoldInMixin):
@@ -144,6 +78,10 @@ class FactorModel(RecommendMixin, FoldInMixin):
     data_kind: ClassVar[str] = "explicit"
     #: whether the model trains in epochs (and so supports callbacks / early stopping)
     iterative: ClassVar[bool] = True
+    #: the model's own learned arrays beyond the core four, with their shape:
+    #: ``"items"`` (n_items x k), ``"users"`` (n_users x k) or ``"factors"`` (k,); each is
+    #: the attribute ``<name>_`` and the state key ``<name>``
+    extra_state: ClassVar[dict[str, str]] = {}
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -188,6 +126,116 @@ class FactorModel(RecommendMixin, FoldInMixin):
 
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:  # pragma: no cover
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ learned state
+    users_ = _user_attr("users_", "Vocabulary of the user ids (training users, then folded-in).")
+    user_factors_ = _user_attr("user_factors_", "User factors, float32 (n_users, k).")
+    user_vectors_ = _user_attr(
+        "user_vectors_",
+        "What multiplies the item factors in a user's score (the user factors, except for "
+        "SVD++, which adds its implicit term).",
+    )
+    user_bias_ = _user_attr("user_bias_", "User biases, float32 (n_users,).")
+    user_counts_ = _user_attr("user_counts_", "Interactions per user in training or fold-in.")
+    user_items_ = _user_attr(
+        "user_items_",
+        "Seen items: a CSR users x items matrix, or None when the model does not keep them "
+        "(``set_state`` without ``user_items``, or a file saved with ``seen=False``).",
+    )
+
+    def _users_state(self) -> UserState:
+        st = self.__dict__.get("_ustate")
+        if st is None:
+            raise AttributeError("not fitted")
+        return st
+
+    def _swap_users(self, st: UserState) -> None:
+        self.__dict__["_ustate"] = st
+
+    @property
+    def _items(self) -> ItemLayout:
+        """The item side laid out for scoring; built once per fit or load."""
+        layout = self.__dict__.get("_item_layout")
+        if layout is None:
+            layout = ItemLayout.build(self.item_factors_, self.item_bias_, self.item_counts_)
+            self.__dict__["_item_layout"] = layout
+        return layout
+
+    def get_state(self) -> dict[str, Any]:
+        """Everything the fitted model learned, as a dict (arrays are not copied).
+
+        Keys: ``users``, ``items`` (Vocabulary), ``user_factors``, ``item_factors``,
+        ``user_bias``, ``item_bias``, ``user_vectors`` (SVD++ only; else absent),
+        ``user_counts``, ``item_counts``, ``user_items`` (CSR or None), the scalars
+        ``global_mean``, ``intercept``, ``rating_scale``, ``random_state``, ``n_train``,
+        ``history``, ``best_epoch`` (when early stopping ran), and the class's
+        :attr:`extra_state` arrays. :meth:`set_state` takes the same dict.
+        """
+        self._check_fitted("get_state")
+        st = self._users_state()
+        state: dict[str, Any] = {
+            "users": st.users, "items": self.items_,
+            "user_factors": st.factors, "item_factors": self.item_factors_,
+            "user_bias": st.bias, "item_bias": self.item_bias_,
+            "user_counts": st.counts, "item_counts": self.item_counts_,
+            "user_items": st.seen,
+            "global_mean": self.global_mean_, "intercept": self.intercept_,
+            "rating_scale": self.rating_scale_, "random_state": self.random_state_,
+            "n_train": self.n_train_, "history": self.history_,
+        }  # fmt: skip
+        if not st.shared:
+            state["user_vectors"] = st.vectors
+        if getattr(self, "best_epoch_", None) is not None:
+            state["best_epoch"] = self.best_epoch_
+        for key in self.extra_state:
+            state[key] = getattr(self, f"{key}_")
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> FactorModel:
+        """Make this model fitted with ``state`` (as :meth:`get_state` returns it); ``self``.
+
+        Everything is checked first (dtypes, shapes against the vocabularies, finite
+        values, scalars), and a bad state raises :class:`DataError` naming the key with
+        the model left as it was. ``user_items`` may be None (a model trained elsewhere
+        that keeps no seen items); ``user_counts`` and ``item_counts`` are then required.
+        Use it to serve factors trained by another system or on a cluster.
+        """
+        self._check_params()
+        checked = check_state(state, self.extra_state, self.data_kind != "explicit")
+        self._adopt_state(checked, checked=True)
+        return self
+
+    def _adopt_state(self, state: dict[str, Any], checked: bool = False) -> None:
+        if not checked:
+            state = check_state(state, self.extra_state, self.data_kind != "explicit")
+        seen = state.get("user_items")
+        counts_u = state.get("user_counts")
+        counts_i = state.get("item_counts")
+        if counts_u is None:
+            counts_u = np.diff(seen.indptr).astype(np.int64)
+        if counts_i is None:
+            counts_i = np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.int64)
+        U = state["user_factors"]
+        V = state.get("user_vectors")
+        with USERS_LOCK:
+            self._discard_fit(keep_metadata=True)
+            self.items_ = state["items"]
+            self.item_factors_ = state["item_factors"]
+            self.item_bias_ = state["item_bias"]
+            self.item_counts_ = counts_i
+            for key in self.extra_state:
+                setattr(self, f"{key}_", state[key])
+            self.global_mean_ = float(state["global_mean"])
+            self.intercept_ = float(state["intercept"])
+            self.rating_scale_ = state["rating_scale"]
+            self.random_state_ = state["random_state"]
+            self.n_train_ = state["n_train"]
+            self.history_ = state["history"]
+            if state.get("best_epoch") is not None:
+                self.best_epoch_ = state["best_epoch"]
+            self._swap_users(
+                UserState.build(state["users"], U, V, state["user_bias"], counts_u, seen)
+            )
 
     # ------------------------------------------------------------------ fitting
     def _check_data(self, train: Any) -> Interactions:
@@ -237,99 +285,34 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self._check_params()
         data = self._check_data(train)
         cbs = as_callbacks(callbacks)
-        val_metric = self._parse_validation_metric(validation_metric)
+        val_metric = parse_validation_metric(self, validation_metric)
         seed = self.random_state if getattr(self, "random_state", None) is not None else None
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
+        meta = FitData.from_interactions(data)
         try:
-            self._fit(data, validation, cbs, val_metric, seed)
+            self._discard_fit(keep_metadata=True)
+            self._fitting = True
+            fit_loop(
+                self, meta, lambda: self._make_trainer(data, seed), validation=validation,
+                callbacks=cbs, val_metric=val_metric, seed=seed,
+            )  # fmt: skip
         except BaseException:
             # no half-fitted model: an earlier fit's arrays must not meet this fit's ids
-            self._discard_fit()
+            self._discard_fit(keep_metadata=True)
             raise
         finally:
             self._fitting = False
             self.__dict__.pop("_trainer", None)
         return self
 
-    def _discard_fit(self) -> None:
+    def _discard_fit(self, keep_metadata: bool = True) -> None:
         """Forget every learned attribute (item metadata, which is not learned, stays)."""
         for attr in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
-            if attr != "item_metadata_":
+            if not (keep_metadata and attr == "item_metadata_"):
                 delattr(self, attr)
-        self.__dict__.pop("_user_vectors", None)
-
-    def _fit(self, data, validation, cbs, val_metric, seed) -> None:
-        self.random_state_ = seed
-        self.users_: Vocabulary = data.users
-        self.items_: Vocabulary = data.items
-        self.global_mean_ = float(data.global_mean)
-        self.intercept_ = self.global_mean_
-        self.rating_scale_ = data.rating_scale
-        self.n_train_ = len(data)
-        self.user_items_ = data.csr  # what each user interacted with (shares data's arrays)
-        self._val_metric = val_metric
-        val = self._validation_rows(validation)
-        n_epochs = int(getattr(self, "n_epochs", 1)) if self.iterative else 1
-        loss_key, val_key = self._history_keys()
-        self.history_: dict[str, list[Any]] = {
-            "epoch": [], loss_key: [], val_key: [], "seconds": [],
-        }  # fmt: skip
-        self._fitting = True
-        with _limit_threads(getattr(self, "n_threads", None)):
-            self._trainer = self._make_trainer(data, seed)
-            for cb in cbs:
-                cb.on_fit_start(self, n_epochs)
-            for epoch in range(n_epochs):
-                t0 = time.perf_counter()
-                loss = float(self._trainer.epoch(epoch))
-                seconds = time.perf_counter() - t0
-                if self._trainer.reports_loss and not np.isfinite(loss):
-                    raise DivergenceError(
-                        self._divergence_message(epoch + 1, f"{loss_key} is {loss}")
-                    )
-                val_score = self._validation_score(val) if val is not None else None
-                info = {
-                    "epoch": epoch + 1, "n_epochs": n_epochs, loss_key: loss,
-                    val_key: val_score, "seconds": seconds,
-                }  # fmt: skip
-                for key in self.history_:
-                    self.history_[key].append(info[key])
-                stop = [bool(cb.on_epoch_end(self, info)) for cb in cbs]
-                if any(stop):
-                    break
-            for cb in cbs:
-                cb.on_fit_end(self)
-            self._adopt(self._trainer)
-        # the loss is measured before each update, so the last updates (or a model that
-        # does not compute its loss) can still overflow unseen: check what was learned
-        learned = (self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
-        if not all(np.isfinite(a).all() for a in learned):
-            raise DivergenceError(
-                self._divergence_message(len(self.history_["epoch"]), "its factors hold NaN")
-            )
-
-    def _divergence_message(self, epoch: int, what: str) -> str:
-        params = self.get_params()
-        hints = [f"{p}={params[p]!r}" for p in ("lr", "reg", "init_std") if p in params]
-        hint = f" (now {', '.join(hints)})" if hints else ""
-        fix = "lower lr or raise reg" if "lr" in params else "raise reg"
-        return (
-            f"{type(self).__name__} diverged in epoch {epoch}: {what} (the factors "
-            f"overflowed); {fix}{hint} and fit again"
-        )
-
-    def _adopt(self, trainer: Trainer) -> None:
-        """Keep the learned arrays of a finished trainer."""
-        arr = trainer.arrays()
-        self.user_factors_ = arr["user_factors"]
-        self.item_factors_ = arr["item_factors"]
-        self.user_bias_ = arr["user_bias"]
-        self.item_bias_ = arr["item_bias"]
-        vectors = trainer.user_vectors()
-        self._user_vectors = self.user_factors_ if vectors is None else vectors
-        if trainer.intercept is not None:
-            self.intercept_ = float(trainer.intercept)
+        for attr in ("_ustate", "_item_layout", "_gram_cache"):
+            self.__dict__.pop(attr, None)
 
     # hooks for callbacks such as EarlyStopping
     def _snapshot(self) -> dict[str, Any]:
@@ -338,98 +321,12 @@ class FactorModel(RecommendMixin, FoldInMixin):
     def _restore(self, snap: dict[str, Any]) -> None:
         self._trainer.restore(snap)
 
-    def _parse_validation_metric(self, name: str | None) -> tuple[str, int | None]:
-        from ..evaluation.evaluate import parse_metric
-
-        if name is None:
-            name = "rmse" if self.data_kind == "explicit" else "ndcg@10"
-        base, k = parse_metric(name, 10)
-        if base in ("rmse", "mae") and self.data_kind != "explicit":
-            raise InvalidParameterError(
-                f"{type(self).__name__} scores preferences, not ratings; validate it with a "
-                "ranking metric such as 'ndcg@10'"
-            )
-        if base in ("auc", "coverage", "mean_popularity"):
-            raise InvalidParameterError(
-                f"validation_metric={name!r} is not available per epoch; use rmse, mae, or "
-                "precision / recall / ndcg / map / mrr / hit_rate at k"
-            )
-        return base, k
-
-    def _history_keys(self) -> tuple[str, str]:
-        """Names of the per-epoch training loss and validation metric."""
-        base, k = getattr(self, "_val_metric", ("rmse", None))
-        loss = "train_rmse" if self.data_kind == "explicit" else "train_loss"
-        return loss, "val_" + (base if k is None else f"{base}@{k}")
-
-    def _validation_rows(self, validation: Interactions | None):
-        """Validation rows in the model's inner ids (unknown users / items dropped)."""
-        if validation is None:
-            return None
-        if not isinstance(validation, Interactions):
-            raise DataError(
-                f"validation must be an Interactions container, got {type(validation).__name__}"
-            )
-        if validation.users is self.users_ and validation.items is self.items_:
-            u, i, r = validation.user_ids, validation.item_ids, validation.values
-        else:
-            u = self.users_.index(validation.users.raw, missing="ignore")[validation.user_ids]
-            i = self.items_.index(validation.items.raw, missing="ignore")[validation.item_ids]
-            keep = (u >= 0) & (i >= 0)
-            if not keep.any():
-                raise DataError("no validation row has a user and an item seen in training")
-            u, i, r = u[keep], i[keep], validation.values[keep]
-        if self._val_metric[0] in ("rmse", "mae"):
-            return u, i, r
-        import scipy.sparse as sp
-
-        mat = sp.csr_matrix(
-            (np.ones(len(u), dtype=np.float32), (u, i)), shape=(len(self.users_), len(self.items_))
-        )
-        mat.sum_duplicates()
-        rows = np.flatnonzero(np.diff(mat.indptr) > 0)
-        sub = mat[rows]
-        sub.sort_indices()
-        return rows, sub.indptr, sub.indices
-
-    def _trainer_state(self) -> dict[str, Any]:
-        arr = self._trainer.arrays()
-        vectors = self._trainer.user_vectors()
-        return {
-            "U": arr["user_factors"] if vectors is None else vectors, "Q": arr["item_factors"],
-            "bu": arr["user_bias"], "bi": arr["item_bias"],
-            "mu": self.intercept_ if self._trainer.intercept is None else self._trainer.intercept,
-        }  # fmt: skip
-
-    def _validation_score(self, val) -> float:
-        state = self._trainer_state()
-        base, k = self._val_metric
-        if base in ("rmse", "mae"):
-            u, i, r = val
-            err = self._score_inner(u, i, state) - r
-            return float(np.sqrt(np.mean(err**2)) if base == "rmse" else np.mean(np.abs(err)))
-        from ..evaluation.metrics import ranking_from_lists
-
-        rows, indptr, indices = val
-        top, _ = self._top_n(rows, k, True, None, None, state=state)
-        return ranking_from_lists(top, indptr, indices, k)[f"{base}@{k}"]
-
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "item_factors_") or getattr(self, "_fitting", False):
+        if "item_factors_" not in self.__dict__ or getattr(self, "_fitting", False):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(train) before {method}()"
             )
-
-    def _score_inner(self, u, i, state: dict[str, Any]) -> np.ndarray:
-        """Clipped predictions for inner ids from a state dict (see ``_trainer_state``)."""
-        pred = rowwise_dot(state["U"], state["Q"], u, i)
-        pred += state["mu"]
-        pred += state["bu"][u]
-        pred += state["bi"][i]
-        if self.rating_scale_ is not None:
-            np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
-        return pred
 
     def predict(
         self, users: Any, items: Any, *, clip: bool = True, return_mask: bool = False
@@ -452,7 +349,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
         [False, False, True]
         """
         self._check_fitted("predict")
-        u = self.users_.index(_as_id_array(users), missing="ignore")
+        st = self._users_state()
+        u = st.users.index(_as_id_array(users), missing="ignore")
         i = self.items_.index(_as_id_array(items), missing="ignore")
         if len(u) != len(i):
             if len(u) == 1:
@@ -464,22 +362,22 @@ class FactorModel(RecommendMixin, FoldInMixin):
         known_u, known_i = u >= 0, i >= 0
         known = known_u & known_i
         pred = np.full(len(u), self.global_mean_, dtype=np.float64)
-        pred[known_u] += self.user_bias_[u[known_u]]
+        pred[known_u] += st.bias[u[known_u]]
         pred[known_i] += self.item_bias_[i[known_i]]
         if known.any():
             pred[known] += self.intercept_ - self.global_mean_
-            pred[known] += rowwise_dot(self._user_vectors, self.item_factors_, u[known], i[known])
+            pred[known] += rowwise_dot(st.vectors, self.item_factors_, u[known], i[known])
         if clip and self.rating_scale_ is not None:
             np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
         if return_mask:
             return pred, ~known
         return pred
 
-    def save(self, path: Any, *, items: Any = None) -> Any:
+    def save(self, path: Any, *, items: Any = None, seen: bool = True) -> Any:
         """Write the fitted model to a safe model file; see :func:`latentfactors.save`."""
         from ..persistence import save
 
-        return save(self, path, items=items)
+        return save(self, path, items=items, seen=seen)
 
     def predict_one(self, user: Any, item: Any, *, clip: bool = True) -> float:
         """Predicted rating of one (user, item) pair; see :meth:`predict`."""

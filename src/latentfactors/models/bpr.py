@@ -8,7 +8,7 @@ from .._validation import check_float, check_int, check_seed
 from ..data.interactions import Interactions
 from ._strata import StrataTrainer, n_blocks_for, stratify
 from .base import Trainer
-from .implicit_als import ImplicitModel
+from .implicit import ImplicitModel
 
 __all__ = ["BPR"]
 
@@ -133,12 +133,6 @@ class BPR(ImplicitModel):
             int(self.random_state_), int(self.max_tries),
         )  # fmt: skip
         return X, X, np.zeros(csr.shape[0], dtype=np.float32)
-
-    def _adopt(self, trainer: Trainer) -> None:
-        super()._adopt(trainer)
-        self.global_mean_ = 0.0
-        self.intercept_ = 0.0
-        self.rating_scale_ = None
 
 
 _BPR_BLOCKS = 4

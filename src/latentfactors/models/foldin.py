@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..data.interactions import Interactions
-from ..exceptions import DataError
+from ..exceptions import DataError, InvalidParameterError
 
 __all__ = ["FoldIn", "FoldInMixin"]
 
@@ -16,12 +16,21 @@ logger = logging.getLogger("latentfactors")
 
 
 class FoldIn(NamedTuple):
-    """Factors computed for new users: ``users`` (raw ids), ``factors`` (the vectors that
-    multiply item factors in a score), ``bias`` (user biases; zeros for implicit models)."""
+    """Factors computed for new users, nothing stored: ``users`` (raw ids), ``factors``
+    (the vectors that multiply item factors in a score), ``bias`` (user biases; zeros for
+    implicit models), ``seen`` (a CSR of the items each user interacted with, inner ids,
+    rows aligned with ``users``) and ``user_factors`` (the learned factors: the same as
+    ``factors`` except for SVD++, whose scores add an implicit term).
+
+    Pass it to ``model.recommend_for`` to score these users without storing them, or to
+    ``model.add_users`` to remember them.
+    """
 
     users: np.ndarray
     factors: np.ndarray
     bias: np.ndarray
+    seen: Any = None
+    user_factors: Any = None
 
 
 class FoldInMixin:
@@ -34,7 +43,8 @@ class FoldInMixin:
         Default (SGD models): the SGD objective regularizes once per rating, so the
         penalties are ``reg_pu * n_u`` and ``reg_bu * n_u``.
         """
-        rates = getattr(self, "_rates", None) or {}
+        resolved = getattr(self, "_resolved_rates", None)
+        rates = resolved() if resolved is not None else {}
         reg_pu = rates.get("reg_pu", getattr(self, "reg", 0.02))
         reg_bu = rates.get("reg_bu", reg_pu)
         biased = bool(getattr(self, "biased", True))
@@ -110,47 +120,42 @@ class FoldInMixin:
         row_of = np.full(interactions.n_users, -1, dtype=np.int64)
         row_of[present] = np.arange(len(present))
         csr = sp.csr_matrix(
-            (interactions.values[keep], (row_of[interactions.user_ids[keep]], items[keep])),
+            (interactions.values[keep].astype(np.float32),
+             (row_of[interactions.user_ids[keep]], items[keep])),
             shape=(len(present), len(self.items_)),
-        )
+        )  # fmt: skip
         csr.sum_duplicates()
         csr.sort_indices()
         vectors, factors, bias = self._fold_in_solve(csr)
-        raw = interactions.users.raw[present]
-        if update:
-            self._remember_users(raw, vectors, factors, bias, csr)
-        return FoldIn(raw, vectors, bias)
-
-    def _remember_users(self, raw, vectors, factors, bias, csr) -> None:
-        import scipy.sparse as sp
-
-        shared = self._user_vectors is self.user_factors_
-        pos = self.users_.index(raw, missing="ignore")
-        new = pos < 0
-        if new.any():
-            self.users_ = self.users_.extend(raw[new])
-            pad = np.zeros((int(new.sum()), self.user_factors_.shape[1]), np.float32)
-            self.user_factors_ = np.vstack([self.user_factors_, pad])
-            self._user_vectors = (
-                self.user_factors_ if shared else np.vstack([self._user_vectors, pad])
-            )
-            self.user_bias_ = np.concatenate([self.user_bias_, np.zeros(len(pad), np.float32)])
-            pos = self.users_.index(raw)
-        self.user_factors_[pos] = factors
-        if not shared:
-            self._user_vectors[pos] = vectors
-        self.user_bias_[pos] = bias
-        # seen items: the old rows of untouched users plus the folded-in rows
-        old = self.user_items_.tocoo()
-        keep_old = ~np.isin(old.row, pos)
-        fresh = csr.tocoo()
-        seen = sp.csr_matrix(
-            (
-                np.concatenate([old.data[keep_old], fresh.data]).astype(np.float32),
-                (np.concatenate([old.row[keep_old], pos[fresh.row]]),
-                 np.concatenate([old.col[keep_old], fresh.col])),
-            ),
-            shape=(len(self.users_), len(self.items_)),
+        fold = FoldIn(
+            interactions.users.raw[present], np.ascontiguousarray(vectors, np.float32),
+            np.ascontiguousarray(bias, np.float32), csr, np.ascontiguousarray(factors, np.float32),
         )  # fmt: skip
-        seen.sort_indices()
-        self.user_items_ = seen
+        if update:
+            self.add_users(fold)
+        return fold
+
+    def add_users(self, fold: FoldIn) -> None:
+        """Remember users folded in with ``fold_in(..., update=False)``.
+
+        Thread-safe: the user state is swapped as a whole (new users are appended past
+        what any reader's snapshot shows; refreshing a known user copies first), so
+        concurrent ``recommend`` / ``predict`` calls see either the old or the new users,
+        never a mix, and concurrent ``add_users`` calls never lose each other's users.
+        """
+        from .base import USERS_LOCK
+
+        self._check_fitted("add_users")
+        if not isinstance(fold, FoldIn) or fold.seen is None:
+            raise InvalidParameterError(
+                "add_users takes the FoldIn that fold_in(..., update=False) returned"
+            )
+        if len(fold.users) == 0:
+            return
+        with USERS_LOCK:
+            st = self._users_state()
+            user_factors = fold.factors if fold.user_factors is None else fold.user_factors
+            self._swap_users(
+                st.with_users(np.asarray(fold.users), user_factors, fold.factors, fold.bias,
+                              fold.seen)
+            )  # fmt: skip

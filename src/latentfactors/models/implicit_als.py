@@ -8,65 +8,11 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from .base import FactorModel, Trainer
+from ._fitting import Trainer
+from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
 
 __all__ = ["ImplicitALS", "ImplicitModel"]
-
-
-class ImplicitModel(FactorModel):
-    """Shared data handling of implicit-feedback models.
-
-    They learn from implicit data (play counts, clicks; 1.0 when no weight was given),
-    and also from explicit ratings: as confidences (default) or, with ``threshold``,
-    binarized: only ratings ``>= threshold`` count, each as one interaction.
-    """
-
-    data_kind = "any"
-
-    def _check_data(self, train: Any) -> Interactions:
-        data = super()._check_data(train)
-        return data
-
-    def _implicit_view(self, data: Interactions) -> Interactions:
-        """The interactions that count as positives, with their raw strength as values."""
-        threshold = getattr(self, "threshold", None)
-        if threshold is None:
-            return data
-        keep = data.values >= threshold
-        if not keep.any():
-            from ..exceptions import DataError
-
-            raise DataError(
-                f"{type(self).__name__}: no interaction reaches threshold={threshold} "
-                f"(values range {data.values.min():g}..{data.values.max():g})"
-            )
-        out = data.subset(keep)
-        out.values = np.ones(len(out), dtype=np.float32)
-        return out
-
-    def _implicit_view_csr(self, csr):
-        """Rows of a CSR as the model sees them (binarized when ``threshold`` is set)."""
-        if self.threshold is None:
-            return csr
-        out = csr.copy()
-        out.data = (out.data >= self.threshold).astype(np.float32)
-        out.eliminate_zeros()
-        return out
-
-    def predict(self, users: Any, items: Any, *, clip: bool = False, return_mask: bool = False):
-        """Preference scores (not ratings) for pairs of raw ids; 0 for unknown pairs."""
-        return super().predict(users, items, clip=False, return_mask=return_mask)
-
-
-def confidence(values: np.ndarray, scheme: str, alpha: float, epsilon: float) -> np.ndarray:
-    """``1 + alpha * r`` (linear) or ``1 + alpha * log(1 + r / epsilon)`` (log), float32."""
-    v = values.astype(np.float64)
-    if scheme == "linear":
-        c = 1.0 + alpha * v
-    else:
-        c = 1.0 + alpha * np.log1p(v / epsilon)
-    return c.astype(np.float32)
 
 
 class ImplicitALS(ImplicitModel):
@@ -167,12 +113,6 @@ class ImplicitALS(ImplicitModel):
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         return _IALSTrainer(self, self._implicit_view(data), seed)
 
-    def _adopt(self, trainer: Trainer) -> None:
-        super()._adopt(trainer)
-        self.global_mean_ = 0.0
-        self.intercept_ = 0.0
-        self.rating_scale_ = None
-
     # -------------------------------------------------------------- fold-in, explain
     def _gram(self) -> np.ndarray:
         """``Y^T Y + reg I`` of the fitted item factors, computed once and cached."""
@@ -206,9 +146,10 @@ class ImplicitALS(ImplicitModel):
         import pandas as pd
 
         self._check_fitted("explain")
-        u = self._user_inner(user)
-        i = int(self.items_.index([item])[0])
-        row = self.user_items_[u]
+        st = self._users_state()
+        u = self._user_inner(user, st)
+        i = self._item_inner(item)
+        row = self._seen_or_fail(st, "explain")[u]
         view = self._implicit_view_csr(row)
         Y = self.item_factors_.astype(np.float64)
         conf = self._conf(view.data).astype(np.float64)
@@ -220,7 +161,7 @@ class ImplicitALS(ImplicitModel):
             {"kind": "item", "name": self.items_.ids(view.indices), "contribution": contrib}
         )
         parts = parts.iloc[np.argsort(-np.abs(contrib), kind="stable")].reset_index(drop=True)
-        model_score = float(self._user_vectors[u] @ self.item_factors_[i])
+        model_score = float(st.vectors[u] @ self.item_factors_[i])
         return Explanation(
             user, item, float(contrib.sum()), parts,
             note=f"model score {model_score:.4f}; parts sum to the exact solve",

@@ -9,7 +9,7 @@ import numpy as np
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
 from .base import Trainer
-from .implicit_als import ImplicitModel
+from .implicit import ImplicitModel
 
 __all__ = ["Popularity"]
 
@@ -69,12 +69,6 @@ class Popularity(ImplicitModel):
         n = csr.shape[0]
         zeros = np.zeros((n, 0), dtype=np.float32)
         return zeros, zeros, np.zeros(n, dtype=np.float32)
-
-    def _adopt(self, trainer: Trainer) -> None:
-        super()._adopt(trainer)
-        self.global_mean_ = 0.0
-        self.intercept_ = 0.0
-        self.rating_scale_ = None
 
 
 class _PopularityTrainer(Trainer):

@@ -1,9 +1,10 @@
 """Recommendation API shared by every model: top-N (single and batch), neighbours, explanations.
 
 Scores are ``mu + b_u + b_i + u_vec . q_i``; for explicit models that is the predicted
-rating (unclipped), for implicit ones the preference score. Batches are computed by
-blocked matrix products and a parallel top-k that never holds the whole users x items
-matrix: a block holds at most ``_BLOCK_CELLS`` scores.
+rating (unclipped), for implicit ones the preference score. The arithmetic is in
+:mod:`latentfactors.models.scoring`; this module maps raw ids, reads one snapshot of the
+user state per call (so a concurrent ``fold_in`` never shows it half-updated) and uses
+the item layout built once per fit or load.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ import numpy as np
 from .._validation import check_choice, check_int
 from ..data.vocabulary import _as_id_array
 from ..exceptions import InvalidParameterError, UnknownIdError
+from . import scoring
 
 __all__ = ["Explanation", "RecommendMixin"]
-
-_BLOCK_CELLS = 1 << 24  # 16M float32 scores = 64 MB per block
-_EMPTY_F32 = np.zeros(0, dtype=np.float32)
-_EMPTY_BOOL = np.zeros(0, dtype=np.bool_)
 
 
 @dataclass
@@ -50,8 +48,9 @@ class RecommendMixin:
     """Top-N recommendation, batch recommendation, neighbours and explanations."""
 
     # ------------------------------------------------------------------ helpers
-    def _user_inner(self, user: Any) -> int:
-        idx = self.users_.index([user], missing="ignore")[0]
+    def _user_inner(self, user: Any, st: Any = None) -> int:
+        st = self._users_state() if st is None else st
+        idx = st.users.index([user], missing="ignore")[0]
         if idx < 0:
             raise UnknownIdError(
                 f"user {user!r} is not known to this model (not in its training data); fold "
@@ -60,17 +59,38 @@ class RecommendMixin:
             )
         return int(idx)
 
-    def _users_inner(self, users: Any) -> np.ndarray:
-        idx = self.users_.index(_as_id_array(users), missing="ignore")
+    def _users_inner(self, users: Any, st: Any = None) -> np.ndarray:
+        st = self._users_state() if st is None else st
+        raw = _as_id_array(users)
+        idx = st.users.index(raw, missing="ignore")
         if (idx < 0).any():
-            bad = _as_id_array(users)[idx < 0][:5].tolist()
+            bad = raw[idx < 0][:5].tolist()
             raise UnknownIdError(
                 f"{int((idx < 0).sum())} user(s) not known to this model, e.g. {bad}; fold them "
                 "in first with model.fold_in(interactions)"
             )
         return idx
 
-    def _candidates(self, items: Any, exclude: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    def _item_inner(self, item: Any) -> int:
+        idx = self.items_.index([item], missing="ignore")[0]
+        if idx < 0:
+            raise UnknownIdError(
+                f"item {item!r} is not known to this model (not in its training data); pass "
+                "a raw item id from the training data"
+            )
+        return int(idx)
+
+    def _seen_or_fail(self, st: Any, what: str):
+        if st.seen_rows is None:
+            raise InvalidParameterError(
+                f"{what} needs the items each user has seen, and this model does not keep "
+                "them (it was given its state without user_items, or loaded from a file "
+                "saved with seen=False); pass exclude_seen=False, and the user's items as "
+                "exclude=[...] to leave them out"
+            )
+        return st.seen
+
+    def _candidates(self, items: Any, exclude: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Inner ids of candidate items (None = all) and the allowed mask over them."""
         cand = None
         if items is not None:
@@ -82,78 +102,46 @@ class RecommendMixin:
                     f"{raw[:3].tolist()}); pass raw item ids from the training data"
                 )
             cand = np.unique(cand[cand >= 0]).astype(np.int32)
+        if exclude is None:
+            return cand, None
         n_cols = len(self.items_) if cand is None else len(cand)
         allowed = np.ones(n_cols, dtype=np.bool_)
-        if exclude is not None:
-            ex = self.items_.index(_as_id_array(exclude), missing="ignore")
-            ex = ex[ex >= 0]
-            if cand is None:
-                allowed[ex] = False
-            else:
-                allowed[np.isin(cand, ex)] = False
+        ex = self.items_.index(_as_id_array(exclude), missing="ignore")
+        ex = ex[ex >= 0]
+        if cand is None:
+            allowed[ex] = False
+        else:
+            allowed[np.isin(cand, ex)] = False
         return cand, allowed
 
-    def _seen_rows(self, rows: np.ndarray, cand: np.ndarray | None, seen=None):
-        seen = (self.user_items_ if seen is None else seen)[rows]
-        indptr = seen.indptr.astype(np.int64)
-        indices = seen.indices.astype(np.int32)
-        if cand is None:
-            return indptr, indices
-        pos = np.full(len(self.items_), -1, dtype=np.int32)
-        pos[cand] = np.arange(len(cand), dtype=np.int32)
-        mapped = pos[indices]
-        keep = mapped >= 0
-        row_of = np.repeat(np.arange(len(rows)), np.diff(indptr))
-        new_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row_of[keep], minlength=len(rows)), out=new_ptr[1:])
-        return new_ptr, mapped[keep]
-
-    def _top_n(
-        self, rows: np.ndarray, n: int, exclude_seen: bool, items: Any, exclude: Any,
-        state: dict[str, Any] | None = None, seen: Any = None,
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Inner item ids (-1 padded) and scores for user rows, best first.
-
-        ``state`` overrides the learned arrays (used while training, for validation);
-        ``seen`` the CSR of items to exclude (default: ``user_items_``).
-        """
-        from ..kernels.topk import topk_rows
-
-        if state is None:
-            state = {"U": self._user_vectors, "Q": self.item_factors_, "bu": self.user_bias_,
-                     "bi": self.item_bias_, "mu": self.intercept_}  # fmt: skip
+    def _top_rows(self, st: Any, rows: np.ndarray, n: int, exclude_seen: bool, items: Any,
+                  exclude: Any) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Inner item ids (-1 padded) and scores for user rows of snapshot ``st``."""
         cand, allowed = self._candidates(items, exclude)
-        Q = state["Q"] if cand is None else state["Q"][cand]
-        bi = state["bi"] if cand is None else state["bi"][cand]
-        U = state["U"]
-        n_cols = Q.shape[0] if cand is None else len(cand)
-        k = min(n, n_cols)
-        out_idx = np.full((len(rows), k), -1, dtype=np.int32)
-        out_val = np.full((len(rows), k), -np.inf, dtype=np.float32)
-        if n_cols == 0:
-            return out_idx, out_val
-        block = max(1, min(len(rows), _BLOCK_CELLS // n_cols))
-        empty_ptr = np.zeros(block + 1, dtype=np.int64)
-        empty_idx = np.zeros(0, dtype=np.int32)
-        QT = np.ascontiguousarray(Q.T)
-        # the kernel adds the item bias and checks the allowed mask as it reads the scores;
-        # empty arrays skip either (implicit models have no item bias)
-        bias = np.ascontiguousarray(bi, dtype=np.float32) if np.any(bi) else _EMPTY_F32
-        mask = allowed if not allowed.all() else _EMPTY_BOOL
-        for s in range(0, len(rows), block):
-            r = rows[s : s + block]
-            scores = U[r] @ QT
-            if exclude_seen:
-                ptr, idx = self._seen_rows(r, cand, seen)
-            else:
-                ptr, idx = empty_ptr[: len(r) + 1], empty_idx
-            ti, tv = topk_rows(scores, k, ptr, idx, mask, bias)
-            out_idx[s : s + len(r)] = ti
-            out_val[s : s + len(r)] = tv
-        if cand is not None:
-            out_idx = np.where(out_idx >= 0, cand[np.maximum(out_idx, 0)], -1)
-        out_val += np.float32(state["mu"]) + state["bu"][rows][:, None]
-        return out_idx, out_val
+        seen = None
+        if exclude_seen:
+            self._seen_or_fail(st, "exclude_seen=True")
+            seen = st.seen_of(rows)
+        lay = self._items
+        return scoring.top_n(
+            st.vectors[rows], st.bias[rows], self.intercept_, lay.factors, lay.factors_t,
+            lay.bias, n, seen, cand, allowed,
+        )  # fmt: skip
+
+    def _top_n(self, rows: np.ndarray, n: int, exclude_seen: bool, items: Any = None,
+               exclude: Any = None, seen: Any = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Top-n inner ids and scores for inner user rows (used by ``evaluation``);
+        ``seen`` (a users x items CSR) replaces the model's own seen items."""
+        st = self._users_state()
+        if seen is None:
+            return self._top_rows(st, np.asarray(rows), n, exclude_seen, items, exclude)
+        cand, allowed = self._candidates(items, exclude)
+        sub = seen[np.asarray(rows)] if exclude_seen else None
+        lay = self._items
+        return scoring.top_n(
+            st.vectors[rows], st.bias[rows], self.intercept_, lay.factors, lay.factors_t,
+            lay.bias, n, None if sub is None else (sub.indptr, sub.indices), cand, allowed,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ public API
     def recommend(
@@ -179,7 +167,8 @@ class RecommendMixin:
             A batch; returns a DataFrame with columns ``user, item, score, rank`` (or,
             with ``as_frame=False``, arrays of raw item ids and scores, one row per user).
         exclude_seen : bool
-            Leave out items the user interacted with in training (or at fold-in).
+            Leave out items the user interacted with in training (or at fold-in). A model
+            that keeps no seen items (see ``user_items_``) needs ``exclude_seen=False``.
         items : list of raw ids, optional
             Only rank these candidates; ids the model does not know are ignored.
         exclude : list of raw ids, optional
@@ -195,14 +184,15 @@ class RecommendMixin:
         check_int(type(self).__name__, "n", n, 1)
         if (user is None) == (users is None):
             raise InvalidParameterError("recommend takes either one user or users=[...]")
+        st = self._users_state()
         if users is None:
-            rows = np.array([self._user_inner(user)])
-            idx, val = self._top_n(rows, n, exclude_seen, items, exclude)
+            rows = np.array([self._user_inner(user, st)])
+            idx, val = self._top_rows(st, rows, n, exclude_seen, items, exclude)
             keep = idx[0] >= 0
             return self.items_.ids(idx[0][keep]), val[0][keep].astype(np.float64)
-        rows = self._users_inner(users)
-        idx, val = self._top_n(rows, n, exclude_seen, items, exclude)
-        return self._format_batch(rows, idx, val, as_frame is not False)
+        rows = self._users_inner(users, st)
+        idx, val = self._top_rows(st, rows, n, exclude_seen, items, exclude)
+        return self._format_batch(st.users.ids(rows), idx, val, as_frame is not False)
 
     def recommend_all(
         self,
@@ -216,11 +206,55 @@ class RecommendMixin:
         """Top-``n`` items for every known user; see :meth:`recommend`."""
         self._check_fitted("recommend_all")
         check_int(type(self).__name__, "n", n, 1)
-        rows = np.arange(len(self.users_), dtype=np.int64)
-        idx, val = self._top_n(rows, n, exclude_seen, items, exclude)
-        return self._format_batch(rows, idx, val, as_frame)
+        st = self._users_state()
+        rows = np.arange(len(st.users), dtype=np.int64)
+        idx, val = self._top_rows(st, rows, n, exclude_seen, items, exclude)
+        return self._format_batch(st.users.ids(rows), idx, val, as_frame)
 
-    def _format_batch(self, rows, idx, val, as_frame: bool):
+    def recommend_for(
+        self,
+        fold: Any,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items: Any = None,
+        exclude: Any = None,
+        as_frame: bool | None = None,
+    ):
+        """Top-``n`` items for users folded in with ``fold_in(..., update=False)``, without
+        storing them: the way to serve an anonymous basket or a live user kept elsewhere.
+
+        ``fold`` is the :class:`~latentfactors.models.foldin.FoldIn` that ``fold_in``
+        returned; its ``seen`` rows are excluded when ``exclude_seen``. One user returns
+        ``(items, scores)``; several a DataFrame as :meth:`recommend` does (or arrays with
+        ``as_frame=False``).
+
+        Examples
+        --------
+        >>> from latentfactors import Interactions
+        >>> from latentfactors.data import make_synthetic
+        >>> from latentfactors.models import SVD
+        >>> model = SVD(n_factors=8, random_state=0).fit(make_synthetic(200, 80, 3000).interactions)
+        >>> basket = Interactions.from_arrays(["anon"] * 2, [1, 2], ratings=[5, 4])
+        >>> items, scores = model.recommend_for(model.fold_in(basket, update=False), n=3)
+        >>> len(items), 1 in items, "anon" in model.users_
+        (3, False, False)
+        """
+        self._check_fitted("recommend_for")
+        check_int(type(self).__name__, "n", n, 1)
+        cand, allowed = self._candidates(items, exclude)
+        seen = (fold.seen.indptr, fold.seen.indices) if exclude_seen else None
+        lay = self._items
+        idx, val = scoring.top_n(
+            np.asarray(fold.factors, np.float32), np.asarray(fold.bias, np.float32),
+            self.intercept_, lay.factors, lay.factors_t, lay.bias, n, seen, cand, allowed,
+        )  # fmt: skip
+        if len(fold.users) == 1 and as_frame is None:
+            keep = idx[0] >= 0
+            return self.items_.ids(idx[0][keep]), val[0][keep].astype(np.float64)
+        return self._format_batch(np.asarray(fold.users), idx, val, as_frame is not False)
+
+    def _format_batch(self, user_ids, idx, val, as_frame: bool):
         if not as_frame:  # raw ids, None where a user has fewer than n candidates
             raw = np.full(idx.shape, None, dtype=object)
             raw[idx >= 0] = self.items_.ids(idx[idx >= 0])
@@ -231,7 +265,7 @@ class RecommendMixin:
         n_per = keep.sum(axis=1)
         return pd.DataFrame(
             {
-                "user": np.repeat(self.users_.ids(rows), n_per),
+                "user": np.repeat(user_ids, n_per),
                 "item": self.items_.ids(idx[keep]),
                 "score": val[keep].astype(np.float64),
                 "rank": np.concatenate([np.arange(1, c + 1) for c in n_per]) if len(n_per)
@@ -239,35 +273,14 @@ class RecommendMixin:
             }
         )  # fmt: skip
 
-    def _similar(self, vectors: np.ndarray, row: int, n: int, metric: str, vocab, what: str,
-                 counts: np.ndarray | None = None, min_count: int = 0):  # fmt: skip
-        from ..kernels.topk import topk_rows
-
+    def _check_similar(self, n: int, metric: str, min_count: int, what: str) -> None:
         check_int(type(self).__name__, "n", n, 1)
         check_int(type(self).__name__, "min_count", min_count, 0)
         check_choice(type(self).__name__, "metric", metric, ("cosine", "dot"))
-        if vectors.shape[1] == 0:
+        if self.item_factors_.shape[1] == 0:
             raise InvalidParameterError(
                 f"{type(self).__name__} has no latent factors, so it has no similar {what}s"
             )
-        target = vectors[row]
-        if metric == "cosine":
-            norms = np.linalg.norm(vectors, axis=1)
-            norms[norms == 0] = 1.0
-            scores = (vectors @ target) / (norms * norms[row])
-        else:
-            scores = vectors @ target
-        scores = np.ascontiguousarray(scores[None, :], dtype=np.float32)
-        allowed = np.ones(vectors.shape[0], dtype=np.bool_)
-        if min_count > 0 and counts is not None:
-            allowed[: len(counts)] = counts >= min_count
-            allowed[len(counts) :] = False  # rows without training interactions
-        allowed[row] = False
-        idx, val = topk_rows(
-            scores, n, np.zeros(2, np.int64), np.zeros(0, np.int32), allowed, _EMPTY_F32
-        )
-        keep = idx[0] >= 0
-        return vocab.ids(idx[0][keep]), val[0][keep].astype(np.float64)
 
     def similar_items(self, item: Any, n: int = 10, *, metric: str = "cosine",
                       min_count: int = 0):  # fmt: skip
@@ -276,24 +289,36 @@ class RecommendMixin:
         ``metric="cosine"`` (default) compares directions; ``"dot"`` raw inner products.
         ``min_count`` leaves out neighbours with fewer training interactions: rarely seen
         items keep noisy, short vectors whose direction (what cosine compares) is close
-        to chance.
+        to chance. Norms and counts come from the item layout built once per fit.
         """
         self._check_fitted("similar_items")
-        row = self.items_.index([item], missing="ignore")[0]
-        if row < 0:
-            raise UnknownIdError(f"item {item!r} is not known to this model")
-        counts = np.bincount(self.user_items_.indices, minlength=self.user_items_.shape[1])
-        return self._similar(self.item_factors_, int(row), n, metric, self.items_, "item",
-                             counts, min_count)  # fmt: skip
+        self._check_similar(n, metric, min_count, "item")
+        row = self._item_inner(item)
+        lay = self._items
+        allowed = lay.counts >= min_count if min_count > 0 else np.ones(len(lay.counts), bool)
+        allowed[row] = False
+        idx, sim = scoring.similar(
+            lay.factors, lay.norms if metric == "cosine" else None, lay.factors[row], n, allowed
+        )
+        return self.items_.ids(idx), sim
 
     def similar_users(self, user: Any, n: int = 10, *, metric: str = "cosine",
                       min_count: int = 0):  # fmt: skip
         """The ``n`` users whose factors are closest to ``user``'s: ``(users, similarities)``;
         ``min_count`` as in :meth:`similar_items`, counting each user's interactions."""
         self._check_fitted("similar_users")
-        counts = np.diff(self.user_items_.indptr)
-        return self._similar(self._user_vectors, self._user_inner(user), n, metric,
-                             self.users_, "user", counts, min_count)  # fmt: skip
+        self._check_similar(n, metric, min_count, "user")
+        st = self._users_state()
+        row = self._user_inner(user, st)
+        V = st.vectors
+        norms = None
+        if metric == "cosine":
+            norms = np.linalg.norm(V.astype(np.float64), axis=1)
+            norms[norms == 0] = 1.0
+        allowed = st.counts >= min_count if min_count > 0 else np.ones(len(V), bool)
+        allowed[row] = False
+        idx, sim = scoring.similar(V, norms, V[row], n, allowed)
+        return st.users.ids(idx), sim
 
     def explain(self, user: Any, item: Any) -> Explanation:
         """Break the score of (user, item) into parts that add up to it.
@@ -305,12 +330,13 @@ class RecommendMixin:
         import pandas as pd
 
         self._check_fitted("explain")
-        u = self._user_inner(user)
-        i = self.items_.index([item])[0]
-        prods = self._user_vectors[u].astype(np.float64) * self.item_factors_[i]
+        st = self._users_state()
+        u = self._user_inner(user, st)
+        i = self._item_inner(item)
+        prods = st.vectors[u].astype(np.float64) * self.item_factors_[i]
         names = ["intercept", "user bias", "item bias"] + [f"factor {f}" for f in range(len(prods))]
         kinds = ["baseline"] * 3 + ["factor"] * len(prods)
-        contrib = np.concatenate(([self.intercept_, self.user_bias_[u], self.item_bias_[i]], prods))
+        contrib = np.concatenate(([self.intercept_, st.bias[u], self.item_bias_[i]], prods))
         parts = pd.DataFrame({"kind": kinds, "name": names, "contribution": contrib})
         parts = parts.iloc[np.argsort(-np.abs(contrib), kind="stable")].reset_index(drop=True)
         return Explanation(user, item, float(contrib.sum()), parts)

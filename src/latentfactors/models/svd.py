@@ -133,7 +133,12 @@ class SVD(FactorModel):
         check_int(name, "n_blocks", self.n_blocks, 1, 1024, allow_none=True)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
-        self._rates = resolve_rates(self, ("bu", "bi", "pu", "qi"))
+
+    _rate_terms: tuple[str, ...] = ("bu", "bi", "pu", "qi")
+
+    def _resolved_rates(self) -> dict[str, float]:
+        """Per-term learning rates and regularizations (from the parameters)."""
+        return resolve_rates(self, self._rate_terms)
 
     def _init_factors(self, data: Interactions, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -162,7 +167,7 @@ class _SVDTrainer(StrataTrainer, Trainer):
         self.mu = np.float32(data.global_mean)
         self.seed = seed
         self.biased = bool(model.biased)
-        self.rates = {k: np.float32(v) for k, v in model._rates.items()}
+        self.rates = {k: np.float32(v) for k, v in model._resolved_rates().items()}
         self.n = len(data)
 
     def epoch(self, epoch: int) -> float:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .._validation import check_float
 from ..data.interactions import Interactions
 from ._strata import StrataTrainer, n_blocks_for, stratify
 from .base import Trainer
-from .svd import SVD, resolve_rates
+from .svd import SVD
 
 __all__ = ["SVDpp"]
 
@@ -80,12 +82,13 @@ class SVDpp(SVD):
         self.reg_yj = reg_yj
 
     biased = True
+    extra_state: ClassVar[dict[str, str]] = {"implicit_factors": "items"}
+    _rate_terms = ("bu", "bi", "pu", "qi", "yj")
 
     def _check_params(self) -> None:
         super()._check_params()
         check_float("SVDpp", "lr_yj", self.lr_yj, 0.0, low_open=True, allow_none=True)
         check_float("SVDpp", "reg_yj", self.reg_yj, 0.0, allow_none=True)
-        self._rates = resolve_rates(self, ("bu", "bi", "pu", "qi", "yj"))
 
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         P, Q = self._init_factors(data, seed)
@@ -107,10 +110,6 @@ class SVDpp(SVD):
         lam_f, lam_b, _ = self._fold_in_penalties(np.diff(indptr))
         P, b = ridge_rows(indptr, cols, targets, self.item_factors_, lam_f, lam_b, True)
         return P + Z, P, b
-
-    def _adopt(self, trainer: Trainer) -> None:
-        super()._adopt(trainer)
-        self.implicit_factors_ = trainer.arrays()["implicit_factors"]
 
 
 class _SVDppTrainer(StrataTrainer, Trainer):
@@ -136,7 +135,7 @@ class _SVDppTrainer(StrataTrainer, Trainer):
         self.mu = np.float32(data.global_mean)
         counts = np.diff(self.indptr).astype(np.float64)
         self.norm = (1.0 / np.sqrt(np.maximum(counts, 1))).astype(np.float32)
-        self.rates = {k: np.float32(v) for k, v in model._rates.items()}
+        self.rates = {k: np.float32(v) for k, v in model._resolved_rates().items()}
         self.seed = seed
         self.n = len(data)
 
@@ -154,6 +153,9 @@ class _SVDppTrainer(StrataTrainer, Trainer):
             self.c_indptr, self.c_indices, self.Y, self.G, self.norm, r["lr_yj"], r["reg_yj"]
         )
         return float(np.sqrt(sse / self.n))
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {"implicit_factors": self.arrays()["implicit_factors"]}
 
     def user_vectors(self) -> np.ndarray:
         Z = np.empty_like(self.P)

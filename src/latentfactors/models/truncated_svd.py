@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class TruncatedSVD(FactorModel):
     """
 
     iterative = False
+    extra_state: ClassVar[dict[str, str]] = {"singular_values": "factors"}
 
     def __init__(
         self,
@@ -95,10 +96,6 @@ class TruncatedSVD(FactorModel):
                     "scikit-learn); use solver='arpack'"
                 ) from None
         return _TSVDTrainer(self, data, seed)
-
-    def _adopt(self, trainer: Trainer) -> None:
-        super()._adopt(trainer)
-        self.singular_values_ = trainer.S
 
     def _fold_in_solve(self, csr):
         """Project a new user's residuals on the item singular vectors: ``p = r V / sqrt(S)``
@@ -165,6 +162,9 @@ class _TSVDTrainer(Trainer):
         self.S = S
         fitted = np.einsum("ij,ij->i", self.P[u], self.Q[i], dtype=np.float64)
         return float(np.sqrt(np.mean((resid - fitted) ** 2)))
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {"singular_values": np.asarray(self.S, dtype=np.float64)}
 
     def arrays(self) -> dict[str, Any]:
         return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
