@@ -1,0 +1,248 @@
+"""Block-partitioned alternating least squares on a Dask cluster (ALS and ImplicitALS).
+
+Users are cut into contiguous id ranges balanced by their number of interactions, and
+so are items; each block holds its rows as a CSR on some worker (users with their
+items, items with their users) and never moves. A half-step ships the fixed side once
+(the factors, plus the bias for ALS or the Gram matrix ``Y^T Y + reg I`` for implicit
+ALS, computed on the client), solves every block with the single-machine kernels
+(``ridge_rows``; ``ials_cg_step`` / ``ials_cholesky_step``) and gathers the solved rows.
+
+Rows are solved independently, from the same initial factors (drawn on the client as
+the single-machine trainers draw them), so the model equals the single-machine model
+to float tolerance for any number of workers and any ``n_blocks``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from ..models._fitting import Trainer
+from . import _tasks as T
+from ._engine import raise_first_error, range_bounds, run_step, scatter_one
+from .data import DaskInteractions
+
+__all__ = ["DaskALSTrainer", "DaskImplicitALSTrainer", "row_blocks"]
+
+logger = logging.getLogger("latentfactors")
+
+
+def row_blocks(data: DaskInteractions, side: int, bounds: np.ndarray) -> list[Any]:
+    """Futures of the CSR blocks of user (side 0) or item (side 1) ranges ``bounds``."""
+    client = data.client
+    uf, itf = data._vocab_futures
+    n_cols = data.n_items if side == 0 else data.n_users
+    splits = [client.submit(T.split_by_range, p, side, bounds) for p in data.parts]
+    blocks = []
+    for b in range(len(bounds) - 1):
+        pieces = [client.submit(T.pick, s, b) for s in splits]
+        blocks.append(
+            client.submit(
+                T.build_rows, side, int(bounds[b]), int(bounds[b + 1]), n_cols, uf, itf, *pieces
+            )
+        )
+    return blocks
+
+
+def gather_seen(data: DaskInteractions, blocks: list[Any], bounds: np.ndarray):
+    """The users x items CSR of the raw values (the model's seen items), on the client."""
+    import scipy.sparse as sp
+
+    parts = data.client.gather(blocks)
+    indptr = np.zeros(data.n_users + 1, dtype=np.int64)
+    counts = np.concatenate([np.diff(p["ptr"]) for p in parts])
+    np.cumsum(counts, out=indptr[1:])
+    if indptr[-1] < np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
+    idx = np.concatenate([p["idx"] for p in parts])
+    val = np.concatenate([p["val"] for p in parts])
+    return sp.csr_matrix((val, idx, indptr), shape=(data.n_users, data.n_items))
+
+
+class _BlockTrainer(Trainer):
+    """Shared machinery: blocks on both sides, one step per half-iteration."""
+
+    def _setup(self, data: DaskInteractions, n_blocks: int, max_retries: int,
+               keep_seen: bool) -> None:  # fmt: skip
+        self.data = data
+        self.client = data.client
+        self.max_retries = int(max_retries)
+        self.u_bounds = range_bounds(data.user_counts, n_blocks)
+        self.i_bounds = range_bounds(data.item_counts, n_blocks)
+        raw_u = row_blocks(data, 0, self.u_bounds)
+        raw_i = row_blocks(data, 1, self.i_bounds)
+        self.u_blocks = [self._prepare(b) for b in raw_u]
+        self.i_blocks = [self._prepare(b) for b in raw_i]
+        # surface bad input (duplicate pairs) now, as one clear error
+        raise_first_error(self.u_blocks + self.i_blocks)
+        self.seen = gather_seen(data, raw_u, self.u_bounds) if keep_seen else None
+        self.moved = 0  # bytes shipped to workers in the last epoch
+
+    def _prepare(self, block: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _half(self, blocks, bounds, what: str, make_task) -> list[Any]:
+        def make() -> list[Any]:
+            return [make_task(blk, int(bounds[b]), int(bounds[b + 1]))
+                    for b, blk in enumerate(blocks)]  # fmt: skip
+
+        return run_step(self.client, make, what, self.max_retries)
+
+    def close(self) -> None:
+        """Release every future this trainer holds (the blocks on the workers)."""
+        self.u_blocks = []
+        self.i_blocks = []
+
+
+class DaskALSTrainer(_BlockTrainer):
+    """Explicit ALS (:class:`~latentfactors.models.ALS`) with its blocks on a cluster."""
+
+    def __init__(self, model: Any, data: DaskInteractions, seed: int, *, n_blocks: int,
+                 max_retries: int = 3, keep_seen: bool = False) -> None:  # fmt: skip
+        rng = np.random.default_rng(seed)
+        f = int(model.n_factors)
+        self.P = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
+        self.Q = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        self.bu = np.zeros(data.n_users, dtype=np.float32)
+        self.bi = np.zeros(data.n_items, dtype=np.float32)
+        self.mu = float(data.global_mean)
+        self.params = (self.mu, float(model.reg), float(model.reg_bias), bool(model.weighted))
+        self.biased = bool(model.biased)
+        self.n = len(data)
+        self._setup(data, n_blocks, max_retries, keep_seen)
+
+    def _prepare(self, block: Any) -> Any:
+        return self.client.submit(T.prepare_als, block, *self.params)
+
+    def epoch(self, epoch: int) -> float:
+        t0 = time.perf_counter()
+        client = self.client
+        # items first, then users (as the single-machine trainer)
+        fixed_box: list[Any] = []
+
+        def item_task(blk, lo, hi):
+            if not fixed_box:
+                fixed_box.append(scatter_one(client, (self.P, self.bu)))
+            return client.submit(T.als_half, blk, fixed_box[0], self.biased)
+
+        out = self._half(self.i_blocks, self.i_bounds, f"ALS epoch {epoch + 1}, items",
+                         _Attempts(item_task, fixed_box))  # fmt: skip
+        for b, (X, bias, _) in enumerate(out):
+            lo, hi = self.i_bounds[b], self.i_bounds[b + 1]
+            self.Q[lo:hi] = X
+            self.bi[lo:hi] = bias
+        fixed_box.clear()
+
+        def user_task(blk, lo, hi):
+            if not fixed_box:
+                fixed_box.append(scatter_one(client, (self.Q, self.bi)))
+            return client.submit(T.als_half, blk, fixed_box[0], self.biased, True, self.mu)
+
+        out = self._half(self.u_blocks, self.u_bounds, f"ALS epoch {epoch + 1}, users",
+                         _Attempts(user_task, fixed_box))  # fmt: skip
+        sse = 0.0
+        for b, (X, bias, part) in enumerate(out):
+            lo, hi = self.u_bounds[b], self.u_bounds[b + 1]
+            self.P[lo:hi] = X
+            self.bu[lo:hi] = bias
+            sse += part
+        fixed_box.clear()
+        self.moved = self.P.nbytes + self.Q.nbytes + self.bu.nbytes + self.bi.nbytes
+        logger.info("distributed ALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
+        return float(np.sqrt(sse / self.n))
+
+    def arrays(self) -> dict[str, Any]:
+        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
+                "item_bias": self.bi}  # fmt: skip
+
+
+class _Attempts:
+    """Calls ``task`` per block; the scattered fixed side (in ``box``) is dropped at the
+    start of every attempt (block 0), so a retried step scatters from the client again."""
+
+    def __init__(self, task, box: list[Any]) -> None:
+        self.task, self.box = task, box
+
+    def __call__(self, blk, lo, hi):
+        if lo == 0:
+            self.box.clear()
+        return self.task(blk, lo, hi)
+
+
+class DaskImplicitALSTrainer(_BlockTrainer):
+    """Implicit ALS (:class:`~latentfactors.models.ImplicitALS`) with its blocks on a cluster."""
+
+    def __init__(self, model: Any, data: DaskInteractions, seed: int, *, n_blocks: int,
+                 max_retries: int = 3, keep_seen: bool = False) -> None:  # fmt: skip
+        rng = np.random.default_rng(seed)
+        f = int(model.n_factors)
+        self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
+        self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        self.reg = np.float32(model.reg)
+        self.eye = np.eye(f, dtype=np.float32) * self.reg
+        self.solver = model.solver
+        self.cg_steps = int(model.cg_steps)
+        self.compute_loss = bool(model.compute_loss)
+        self.reports_loss = self.compute_loss
+        self.params = (model.confidence, float(model.alpha), float(model.epsilon),
+                       None if model.threshold is None else float(model.threshold))  # fmt: skip
+        self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
+        self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
+        self._setup(data, n_blocks, max_retries, keep_seen)
+        self.nnz = int(
+            sum(self.client.gather([self.client.submit(_nnz, b) for b in self.u_blocks]))
+        )
+        if self.nnz == 0:
+            from ..exceptions import DataError
+
+            raise DataError(
+                f"{type(model).__name__}: no interaction reaches threshold={model.threshold} "
+                f"(values range {data.value_min:g}..{data.value_max:g})"
+            )
+
+    def _prepare(self, block: Any) -> Any:
+        return self.client.submit(T.prepare_ials, block, *self.params)
+
+    def _side(self, blocks, bounds, X, Y, what: str, loss: bool) -> float:
+        """Update the rows of ``X`` (one block per task) against fixed ``Y``."""
+        client = self.client
+        YtY = Y.T @ Y + self.eye
+        loss_reg = float(self.reg) if loss else None
+        box: list[Any] = []
+
+        def task(blk, lo, hi):
+            if not box:
+                box.append(scatter_one(client, (Y, YtY)))
+            return client.submit(T.ials_half, blk, scatter_one(client, X[lo:hi]), box[0],
+                                 self.solver, self.cg_steps, loss_reg)  # fmt: skip
+
+        out = self._half(blocks, bounds, what, _Attempts(task, box))
+        total = 0.0
+        for b, (rows, part) in enumerate(out):
+            X[bounds[b] : bounds[b + 1]] = rows
+            total += part
+        return total
+
+    def epoch(self, epoch: int) -> float:
+        t0 = time.perf_counter()
+        self._side(self.i_blocks, self.i_bounds, self.Y, self.X,
+                   f"ImplicitALS epoch {epoch + 1}, items", False)  # fmt: skip
+        total = self._side(self.u_blocks, self.u_bounds, self.X, self.Y,
+                           f"ImplicitALS epoch {epoch + 1}, users", self.compute_loss)  # fmt: skip
+        self.moved = 2 * (self.X.nbytes + self.Y.nbytes)
+        logger.info("distributed ImplicitALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
+        if not self.compute_loss:
+            return float("nan")
+        yn = float(np.sum(self.Y.astype(np.float64) ** 2))
+        return float((total + float(self.reg) * yn) / max(self.nnz, 1))
+
+    def arrays(self) -> dict[str, Any]:
+        return {"user_factors": self.X, "item_factors": self.Y, "user_bias": self.zeros_u,
+                "item_bias": self.zeros_i}  # fmt: skip
+
+
+def _nnz(block: dict[str, Any]) -> int:
+    return len(block["idx"])

@@ -1,0 +1,125 @@
+"""Each distributed model against its single-machine twin, on ML-100K and a real cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.dataframe", reason="the distributed tests need latentfactors[dask]")
+pytest.importorskip("distributed", reason="the distributed tests need latentfactors[dask]")
+
+from latentfactors.models import ALS, SVD, EarlyStopping, ImplicitALS
+
+from .conftest import assert_same_model
+
+
+def test_als_matches_single_machine(client, ml_dask, ml_inter):
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=16, n_epochs=5, random_state=3)
+    ref = ALS(**params).fit(ml_inter)
+    got = lfd.fit(ALS(**params), ml_dask)
+    assert_same_model(got, ref)
+    np.testing.assert_allclose(got.history_["train_rmse"], ref.history_["train_rmse"], rtol=1e-9)
+    # rows are solved independently: the block count changes the speed, never the model
+    one = lfd.fit(ALS(**params), ml_dask, n_blocks=1)
+    many = lfd.fit(ALS(**params), ml_dask, n_blocks=7)
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(got, name))
+        np.testing.assert_array_equal(getattr(many, name), getattr(got, name))
+
+
+def test_als_unweighted_unbiased(client, ml_dask, ml_inter):
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=8, n_epochs=3, weighted=False, biased=False, random_state=0)
+    assert_same_model(lfd.fit(ALS(**params), ml_dask), ALS(**params).fit(ml_inter))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="cg"),
+        dict(solver="cholesky", confidence="linear", alpha=2.0),
+        dict(threshold=4.0, compute_loss=True),
+    ],
+    ids=["cg", "cholesky-linear", "threshold-loss"],
+)
+def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=16, n_epochs=4, random_state=5, **params)
+    ref = ImplicitALS(**params).fit(ml_inter)
+    got = lfd.fit(ImplicitALS(**params), ml_dask)
+    assert_same_model(got, ref, atol=1e-6)
+    if params.get("compute_loss"):
+        np.testing.assert_allclose(got.history_["train_loss"], ref.history_["train_loss"],
+                                   rtol=1e-6)  # fmt: skip
+
+
+def test_svd_dsgd_matches_single_machine(client, ml_dask, ml_inter):
+    """DSGD runs the single-machine SVD's blocks, order and streams: the same model."""
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=16, n_epochs=5, random_state=2)
+    ref = SVD(**params).fit(ml_inter)
+    got = lfd.fit(SVD(**params), ml_dask)
+    assert_same_model(got, ref, atol=1e-5)
+    np.testing.assert_allclose(got.history_["train_rmse"], ref.history_["train_rmse"], rtol=1e-6)
+    other = lfd.fit(SVD(n_blocks=3, **params), ml_dask)
+    assert_same_model(other, SVD(n_blocks=3, **params).fit(ml_inter), atol=1e-5)
+
+
+def test_held_out_rmse_and_early_stopping(client, ml100k_path):
+    """On ML-100K's u1 split, the held-out RMSE of each distributed model equals its twin's
+    (well within the noise of the split), with validation and early stopping running."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from latentfactors import distributed as lfd
+    from latentfactors.data import Interactions
+
+    names = ["user", "item", "rating", "ts"]
+    train = pd.read_csv(ml100k_path / "u1.base", sep="\t", names=names).drop(columns="ts")
+    test = pd.read_csv(ml100k_path / "u1.test", sep="\t", names=names).drop(columns="ts")
+    tr = Interactions.from_dataframe(train, rating="rating")
+    te = Interactions.from_dataframe(test, rating="rating")
+    data = lfd.from_dask_dataframe(dd.from_pandas(train, npartitions=3), client, rating="rating")
+    for model in (SVD(n_factors=32, n_epochs=12, random_state=0),
+                  ALS(n_factors=16, n_epochs=6, random_state=0)):  # fmt: skip
+        ref = model.clone().fit(tr, validation=te, callbacks=[EarlyStopping(patience=2)])
+        got = lfd.fit(model.clone(), data, validation=te, callbacks=[EarlyStopping(patience=2)])
+        rmse_ref = ref.history_["val_rmse"][-1]
+        rmse_got = got.history_["val_rmse"][-1]
+        assert len(got.history_["epoch"]) == len(ref.history_["epoch"])
+        assert rmse_got == pytest.approx(rmse_ref, abs=1e-4)
+        assert rmse_got < 0.98  # better than the bias-only floor (0.94 on the full split)
+
+
+def test_result_is_an_ordinary_model(client, ml_dask, ml_inter, tmp_path):
+    import latentfactors as lf
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=8, n_epochs=3, random_state=1)
+    ref = ImplicitALS(**params).fit(ml_inter)
+    got = lfd.fit(ImplicitALS(**params), ml_dask)
+    assert got.user_items_ is None  # the rows stayed on the cluster
+    user = ml_inter.users.raw[0]
+    items, _ = got.recommend(user, n=5, exclude_seen=False)
+    ref_items, _ = ref.recommend(user, n=5, exclude_seen=False)
+    np.testing.assert_array_equal(items, ref_items)
+    path = got.save(tmp_path / "model.lfm")
+    back = lf.load(path)
+    np.testing.assert_array_equal(back.item_factors_, got.item_factors_)
+    # fold-in of a new user works as on any fitted model, and gives the twin's vector
+    from latentfactors.data import Interactions
+
+    new = Interactions.from_arrays(["newbie"] * 3, ml_inter.items.raw[:3], weights=[1, 2, 3])
+    np.testing.assert_allclose(back.fold_in(new, update=False).factors,
+                               ref.fold_in(new, update=False).factors, atol=1e-6)  # fmt: skip
+    # keep_seen=True brings the seen items to the client: recommend excludes them
+    kept = lfd.fit(ImplicitALS(**params), ml_dask, keep_seen=True)
+    assert (kept.user_items_ != ref.user_items_).nnz == 0
+    np.testing.assert_array_equal(kept.recommend(user, n=5)[0], ref.recommend(user, n=5)[0])
+    svd = lfd.fit(SVD(n_factors=4, n_epochs=2, random_state=0), ml_dask, keep_seen=True)
+    assert (svd.user_items_ != ml_inter.csr).nnz == 0
