@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,41 +52,54 @@ def synthetic_dataset():
     return Dataset(syn.interactions, items)
 
 
-def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> dict:
+def _no_progress(label: str) -> Any:
+    return contextlib.nullcontext(None)
+
+
+def run(
+    data_path: str | None,
+    out_dir: str,
+    download: bool,
+    *,
+    progress: Callable[[str], Any] = _no_progress,
+    on_data: Callable[[dict], None] = lambda out: None,
+) -> dict:
+    """Compute the tour; returns everything it found as a JSON-ready dict.
+
+    ``progress(label)`` returns a context manager giving an epoch callback (or None);
+    ``on_data(out)`` is called once the data is loaded (``out`` then holds ``data``,
+    ``split`` and ``synthetic``), so a caller can say what is being fitted. Rendering is
+    the command line's job (``latentfactors.cli.quickstart``).
+    """
     from . import SVD, Baseline, ImplicitALS, Popularity, random_split
-    from .cli import ProgressCallback, console, emit_json, table
     from .evaluation.metrics import ranking_metrics, rmse_mae
     from .inspection import factor_table, genre_association
 
     t_start = time.perf_counter()
     out: dict[str, Any] = {}
-    c = console()
     ds, source = find_movielens(data_path, download)
     synthetic = ds is None
     if synthetic:
         ds = synthetic_dataset()
         out["data"] = f"SYNTHETIC data (planted factors), because {source}"
-        if not as_json:
-            c.print(f"[bold yellow]{out['data']}[/]")
-            c.print("Point --data or $LATENTFACTORS_DATA at a MovieLens 100K folder for the "
-                    "real tour.")  # fmt: skip
+        out["synthetic"] = True
     else:
         out["data"] = f"MovieLens 100K from {source}"
+        out["synthetic"] = False
     data, items = ds
     train, test = random_split(data, test_size=0.2, seed=0)
-    if not as_json:
-        c.print(f"[bold]latentfactors quickstart[/]: {out['data']}")
-        c.print(f"{len(data):,} ratings, {data.n_users:,} users, {data.n_items:,} items; "
-                f"80/20 split (seed 0): {len(train):,} train, {len(test):,} test")  # fmt: skip
+    out["split"] = (f"{len(data):,} ratings, {data.n_users:,} users, {data.n_items:,} items; "
+                    f"80/20 split (seed 0): {len(train):,} train, {len(test):,} test")  # fmt: skip
+    on_data(out)
 
     svd = SVD(n_factors=50, n_epochs=20, random_state=0)
-    with ProgressCallback("SVD, 50 factors", enabled=not as_json) as bar:
-        svd.fit(train, validation=test, callbacks=[bar])
+    with progress("SVD, 50 factors") as bar:
+        svd.fit(train, validation=test, callbacks=[bar] if bar else None)
     pred = svd.predict(test.users.ids(test.user_ids), test.items.ids(test.item_ids))
     rmse, mae = rmse_mae(pred, test.values)
     als = ImplicitALS(n_factors=64, n_epochs=15, random_state=0)
-    with ProgressCallback("ImplicitALS, 64 factors", enabled=not as_json) as bar:
-        als.fit(train, validation=test, callbacks=[bar])
+    with progress("ImplicitALS, 64 factors") as bar:
+        als.fit(train, validation=test, callbacks=[bar] if bar else None)
     rank = ranking_metrics(als, test, k=10)
     # the floors each model has to clear: biases alone, and the most popular unseen items
     base = Baseline().fit(train)
@@ -140,48 +155,6 @@ def run(data_path: str | None, out_dir: str, download: bool, as_json: bool) -> d
         "latentfactors fit ../shared/data/ml-100k --model svdpp -o svdpp.lfm",
     ]
     out["next"] = nxt if saved else nxt[-1:]
-    if as_json:
-        emit_json(out)
-        return out
-    h = out["held_out"]
-    c.print(f"\n[bold]Held-out[/]: SVD RMSE {h['svd_rmse']:.4f}, MAE {h['svd_mae']:.4f} "
-            f"(biases alone: RMSE {h['baseline_rmse']:.4f}); ImplicitALS NDCG@10 "
-            f"{h['als_ndcg@10']:.4f}, recall@10 {h['als_recall@10']:.4f} (most popular "
-            f"unseen items: NDCG@10 {h['popularity_ndcg@10']:.4f})")  # fmt: skip
-    su = out["sample_user"]
-    c.print(table(f"\nTop 10 for user {sample_user} ({su['n_train_ratings']} ratings in train; "
-                  "ImplicitALS, already-rated excluded)", ["#", "title", "score"],
-                  [[r + 1, e["title"], e["score"]]
-                   for r, e in enumerate(su["recommendations"])]))  # fmt: skip
-    c.print(table(f"\nMost similar to {out['similar']['title']} (SVD item factors, cosine; "
-                  "items with >= 20 ratings)",
-                  ["#", "title", "similarity"],
-                  [[r + 1, e["title"], e["similarity"]]
-                   for r, e in enumerate(out["similar"]["neighbours"])]))  # fmt: skip
-    c.print("\n[bold]What the leading factor axes capture[/] (principal axes of SVD's item "
-            "factors, items with >= 50 ratings):")  # fmt: skip
-    for e in out["factors"]:
-        c.print(f"  axis {e['axis']} ({e['variance_share']:.0%} of variance)")
-        c.print(f"    + {'; '.join(e['positive'])}")
-        c.print(f"    - {'; '.join(e['negative'])}")
-        if "genres" in e:
-            c.print("    strongest genre correlations: "
-                    + ", ".join(f"{k} {v:+.2f}" for k, v in e["genres"].items()))  # fmt: skip
-    strongest = max((abs(v) for e in out["factors"] for v in e.get("genres", {}).values()),
-                    default=None)  # fmt: skip
-    if strongest is not None:
-        verdict = (
-            "genres explain part of an axis; it also carries taste, era and popularity"
-            if strongest >= 0.25
-            else "genres explain little of these axes; read them as taste patterns, not labels"
-        )
-        c.print(f"  (strongest |r| with a genre: {strongest:.2f}; {verdict})")
-    if saved:
-        c.print(f"\nSaved {', '.join(saved)}")
-    c.print(f"Report: {out['report']}" if out["report"] else report_note)
-    c.print(f"Done in {out['seconds']:.1f} s. Next, try:")
-    for cmd in out["next"]:
-        c.print(f"  {cmd}")
     return out
 
 

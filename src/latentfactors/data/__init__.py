@@ -9,6 +9,7 @@ from .movielens import (
     load_lastfm,
     load_movielens,
 )
+from .paths import read_path
 from .readers import read_csv, read_parquet, sniff_separator
 from .splits import Split, kfold, leave_last_n, random_split, time_split, user_split
 from .synthetic import SyntheticData, make_synthetic
@@ -32,6 +33,7 @@ __all__ = [
     "random_split",
     "read_csv",
     "read_parquet",
+    "read_path",
     "sniff_separator",
     "time_split",
     "user_split",

@@ -9,17 +9,15 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ._columns import check_columns as _check_columns
+from ._columns import rows_text as _rows_text
+from ._columns import wanted as _wanted
 from .vocabulary import Vocabulary, _as_id_array
 
 __all__ = ["DUPLICATE_POLICIES", "Interactions"]
 
 DUPLICATE_POLICIES = ("raise", "first", "last", "mean", "sum")
 Kind = Literal["explicit", "implicit"]
-
-
-def _rows_text(rows: np.ndarray, limit: int = 5) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    return shown + (", ..." if len(rows) > limit else "")
 
 
 def _default_locate(rows: np.ndarray) -> str:
@@ -138,6 +136,30 @@ class Interactions:
             user_vocab=user_vocab,
             item_vocab=item_vocab,
         )
+
+    @classmethod
+    def from_columns(
+        cls,
+        columns: dict[str, np.ndarray],
+        *,
+        user: str,
+        item: str,
+        rating: str | None = None,
+        timestamp: str | None = None,
+        weight: str | None = None,
+        duplicates: str = "raise",
+        rating_scale: tuple[float, float] | None = None,
+        source: str = "the columns",
+        locate: Callable[[np.ndarray], str] | None = None,
+    ) -> Interactions:
+        """Build from a dict of column arrays (what the readers call); ``source`` names
+        the input in error messages and ``locate(rows)`` turns data rows into a place
+        ("lines 3, 9") for them."""
+        return _build(
+            columns, user=user, item=item, rating=rating, timestamp=timestamp, weight=weight,
+            duplicates=duplicates, rating_scale=rating_scale, source=source,
+            locate=locate or _default_locate,
+        )  # fmt: skip
 
     @classmethod
     def from_dataframe(
@@ -360,24 +382,6 @@ class Interactions:
 
 
 # ---------------------------------------------------------------------- building
-
-
-def _wanted(*names: str | None) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        if n is not None and n not in out:
-            out.append(n)
-    return out
-
-
-def _check_columns(wanted: list[str], found: list[Any], where: str) -> None:
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise DataError(
-            f"column(s) {', '.join(map(repr, missing))} not found in {where}; "
-            f"columns found: {', '.join(map(repr, found))}. Name the right columns with "
-            "user=, item=, rating=, timestamp=, weight="
-        )
 
 
 def _numeric(values: np.ndarray, column: str, locate: Callable[[np.ndarray], str]) -> np.ndarray:

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError
-from .interactions import Interactions, _build, _check_columns, _rows_text, _wanted
+from ._columns import check_columns, rows_text, wanted
+from .interactions import Interactions
 
 __all__ = ["read_csv", "read_parquet", "sniff_separator"]
 
@@ -47,7 +48,7 @@ def read_csv(
     sep: str | None = ",",
     user: str | int = "user",
     item: str | int = "item",
-    rating: str | int | None = None,
+    rating: str | int | None = "auto",
     timestamp: str | int | None = None,
     weight: str | int | None = None,
     names: Sequence[str] | None = None,
@@ -66,7 +67,9 @@ def read_csv(
         Separator: any single character, or a multi-character string such as
         MovieLens' ``"::"``. ``None`` sniffs it from the first line.
     user, item, rating, timestamp, weight : str or int
-        Column names (or 0-based positions). No ``rating`` means implicit feedback.
+        Column names (or 0-based positions). ``rating="auto"`` (default) uses a column
+        named ``rating`` when the file has one (explicit data) and none otherwise
+        (implicit); ``rating=None`` always reads implicit feedback.
     names : list of str, optional
         Column names for a file without a header line.
     header : bool, optional
@@ -155,10 +158,12 @@ def read_csv(
             f"{path.name}: every line has one field with sep={sep!r} (first column: "
             f"{col_names_display[0]!r}); pass the file's separator{hint}"
         )
+    if rating == "auto":
+        rating = "rating" if ("rating" in col_names and weight is None) else None
     user_c, item_c, rating_c, ts_c, weight_c = (
         _resolve(c, col_names) for c in (user, item, rating, timestamp, weight)
     )
-    wanted = _wanted(user_c, item_c, rating_c, ts_c, weight_c)
+    cols = wanted(user_c, item_c, rating_c, ts_c, weight_c)
     if col_names_display is not col_names and any(
         isinstance(c, str) for c in (user, item, rating, timestamp, weight)
     ):
@@ -166,17 +171,17 @@ def read_csv(
             f"{path.name} has no header line: name columns by position (user=0, item=1, ...) "
             "or pass names=[...]"
         )
-    _check_columns(wanted, col_names, path.name)
-    columns = {c: _arrow_to_numpy(table.column(c)) for c in wanted}
+    check_columns(cols, col_names, path.name)
+    columns = {c: _arrow_to_numpy(table.column(c)) for c in cols}
     first_data_line = 2 if header else 1
 
     def locate(rows: np.ndarray) -> str:
         lines = _data_row_lines(path, rows[:5], first_data_line, encoding)
-        return f"lines {_rows_text(lines) if lines is not None else _rows_text(rows)}" + (
+        return f"lines {rows_text(lines) if lines is not None else rows_text(rows)}" + (
             "" if lines is not None else " (data rows)"
         )
 
-    return _build(
+    return Interactions.from_columns(
         columns,
         user=user_c,
         item=item_c,
@@ -195,13 +200,15 @@ def read_parquet(
     *,
     user: str = "user",
     item: str = "item",
-    rating: str | None = None,
+    rating: str | None = "auto",
     timestamp: str | None = None,
     weight: str | None = None,
     duplicates: str = "raise",
     rating_scale: tuple[float, float] | None = None,
 ) -> Interactions:
-    """Read interactions from a Parquet file (only the named columns are loaded)."""
+    """Read interactions from a Parquet file (only the named columns are loaded).
+
+    ``rating="auto"`` (default) uses a column named ``rating`` when there is one."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -212,11 +219,13 @@ def read_parquet(
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path.name} is not a readable Parquet file: {exc}") from None
-    wanted = _wanted(user, item, rating, timestamp, weight)
-    _check_columns(wanted, list(schema.names), path.name)
-    table = pq.read_table(path, columns=wanted)
-    columns = {c: _arrow_to_numpy(table.column(c)) for c in wanted}
-    return _build(
+    if rating == "auto":
+        rating = "rating" if ("rating" in schema.names and weight is None) else None
+    cols = wanted(user, item, rating, timestamp, weight)
+    check_columns(cols, list(schema.names), path.name)
+    table = pq.read_table(path, columns=cols)
+    columns = {c: _arrow_to_numpy(table.column(c)) for c in cols}
+    return Interactions.from_columns(
         columns,
         user=user,
         item=item,

@@ -1,0 +1,5 @@
+"""``python -m latentfactors.cli``."""
+
+from . import main
+
+main()
