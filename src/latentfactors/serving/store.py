@@ -1,0 +1,862 @@
+"""The served model, its index and its live users, swapped as one versioned snapshot.
+
+A request reads :attr:`Service.current` once and works on that :class:`Snapshot` to the
+end, so ``reload`` (a new model file) and ``add_interactions`` (a live user folded in)
+publish a new snapshot with one reference assignment and never change one a request
+holds: requests in flight finish on the old model, and none sees a half-updated one.
+
+The loaded model is never mutated. Live users (posted interactions, folded in with
+``model.fold_in(..., update=False)``) live in the snapshot as plain vectors, biases and
+seen items, scored with the same arithmetic as the model's own users
+(:func:`latentfactors.index.retrieve`, i.e. :func:`scoring.top_n` or the ANN index).
+A known training user who posts interactions is folded in again from their training row
+plus the new interactions, and their live row takes precedence over the model's.
+
+Writers (interactions, deletions, reloads) are serialised by one lock; readers never wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InvalidParameterError
+from .live_users import EventLog
+from .settings import Settings
+
+__all__ = ["LiveRow", "Service", "ServiceError", "Snapshot", "check_n"]
+
+logger = logging.getLogger("latentfactors.serving")
+
+_INT = re.compile(r"^[+-]?\d+$")
+#: a sample of this many user vectors measures an ANN index's recall@10 at load
+RECALL_SAMPLE = 500
+
+
+class ServiceError(Exception):
+    """A request the service refuses: an HTTP status and one clear message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LiveRow:
+    """One folded-in user: score vector, bias, seen inner item ids (sorted), event count."""
+
+    vector: np.ndarray
+    bias: float
+    seen: np.ndarray
+    n_events: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one request needs, immutable once published."""
+
+    model: Any
+    path: str
+    sha256: str
+    version: int
+    index: Any
+    index_kind: str
+    recall: float | None
+    loaded_at: float
+    live: dict[Any, LiveRow] = field(default_factory=dict)
+    forgotten: frozenset = frozenset()
+    popular: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ ids
+    def _coerce(self, raw: Any, vocab: Any) -> Any:
+        """A raw id from a URL or JSON in the type of the model's ids (path segments are
+        text: "42" means 42 when the model's ids are integers)."""
+        if isinstance(raw, bool):
+            raise ServiceError(422, f"ids are strings or integers, got {raw!r}")
+        kind = vocab.raw.dtype.kind
+        if kind in "iu":
+            if isinstance(raw, str) and _INT.match(raw.strip()):
+                return int(raw)
+            if isinstance(raw, float) and raw.is_integer():
+                return int(raw)
+        elif kind == "U" and isinstance(raw, int):  # the model's ids are text
+            return str(raw)
+        return raw
+
+    def user_id(self, raw: Any) -> Any:
+        return self._coerce(raw, self.model.users_)
+
+    def item_id(self, raw: Any) -> Any:
+        return self._coerce(raw, self.model.items_)
+
+    def item_ids(self, raws: Sequence[Any]) -> list[Any]:
+        return [self.item_id(r) for r in raws]
+
+    def model_row(self, user: Any) -> int:
+        """Row of ``user`` among the model's own users, -1 when unknown or deleted."""
+        if user in self.forgotten:
+            return -1
+        return int(self.model.users_.index([user], missing="ignore")[0])
+
+    def is_known(self, user: Any) -> bool:
+        return user in self.live or self.model_row(user) >= 0
+
+    def item_rows(self, items: Sequence[Any]) -> np.ndarray:
+        if not len(items):
+            return np.zeros(0, np.int64)
+        return self.model.items_.index(_ids(items), missing="ignore")
+
+    def unknown_user(self, user: Any) -> ServiceError:
+        if user in self.forgotten:
+            return ServiceError(
+                404, f"user {user!r} was deleted; post new interactions to start over"
+            )
+        return ServiceError(
+            404,
+            f"user {user!r} is not known (not in the model, no interactions posted); post "
+            f"their interactions to /users/{user}/interactions, or ask with fallback=popular",
+        )
+
+    # ------------------------------------------------------------------ user vectors
+    def user_rows(self, users: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, Any, list[int]]:
+        """Score vectors, biases and seen CSR ``(indptr, indices)`` for known users (live
+        rows first in precedence), and the positions in ``users`` that are unknown."""
+        m = self.model
+        k = m.item_factors_.shape[1]
+        U = np.zeros((len(users), k), np.float32)
+        b = np.zeros(len(users), np.float32)
+        seen_parts: list[np.ndarray] = []
+        unknown: list[int] = []
+        model_pos: list[int] = []
+        model_rows: list[int] = []
+        for j, u in enumerate(users):
+            row = self.live.get(u)
+            if row is not None:
+                U[j], b[j] = row.vector, row.bias
+                seen_parts.append(row.seen)
+                continue
+            r = self.model_row(u)
+            if r < 0:
+                unknown.append(j)
+                seen_parts.append(np.zeros(0, np.int32))
+                continue
+            model_pos.append(j)
+            model_rows.append(r)
+            seen_parts.append(None)  # type: ignore[arg-type]
+        if model_rows:
+            rows = np.asarray(model_rows)
+            U[model_pos] = m.user_vectors_[rows]
+            b[model_pos] = m.user_bias_[rows]
+            ui = m.user_items_
+            for j, r in zip(model_pos, rows):
+                seen_parts[j] = (
+                    np.zeros(0, np.int32)
+                    if ui is None
+                    else ui.indices[ui.indptr[r] : ui.indptr[r + 1]]
+                )
+        ptr = np.zeros(len(users) + 1, np.int64)
+        np.cumsum([len(p) for p in seen_parts], out=ptr[1:])
+        idx = np.concatenate(seen_parts).astype(np.int32) if seen_parts else np.zeros(0, np.int32)
+        return U, b, (ptr, idx), unknown
+
+    @property
+    def seen_kept(self) -> bool:
+        return self.model.user_items_ is not None
+
+    def user_norms(self) -> np.ndarray:
+        if "norms" not in self._cache:
+            V = self.model.user_vectors_
+            norms = np.linalg.norm(V.astype(np.float64), axis=1)
+            norms[norms == 0] = 1.0
+            self._cache["norms"] = norms
+        return self._cache["norms"]
+
+
+def _ids(values: Sequence[Any]) -> np.ndarray:
+    from ..data.vocabulary import _as_id_array
+
+    return _as_id_array(list(values))
+
+
+class Service:
+    """The model, its index, the live users and the event log; the service's logic,
+    independent of HTTP (the routes in :mod:`.app` only translate)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = EventLog(settings.db_path, settings.synchronous)
+        self._write = threading.Lock()
+        self._current: Snapshot | None = None
+        self.error: str | None = None
+        self.started_at = time.time()
+        self.stats = {"fold_ins": 0, "reloads": 0, "deleted_users": 0}
+        self._score_lock: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current(self) -> Snapshot:
+        snap = self._current
+        if snap is None:
+            raise ServiceError(
+                503,
+                self.error
+                or "the model is still loading; retry shortly (GET /readyz says when it is ready)",
+            )
+        return snap
+
+    def start(self) -> None:
+        """Load the model, build the index, replay the event log (blocking)."""
+        try:
+            snap = self._load(self.settings.model_path, version=1)
+            with self._write:
+                self._current = self._refold(snap)
+            logger.info("serving %s (version 1, %d live users)", snap.path, len(self._current.live))
+        except Exception as exc:
+            self.error = f"the model could not be loaded: {exc}"
+            logger.error(self.error)
+            raise
+
+    def close(self) -> None:
+        snap = self._current
+        if snap is not None and hasattr(snap.index, "close"):
+            snap.index.close()
+        self.log.close()
+
+    def _load(self, path: str, version: int) -> Snapshot:
+        import latentfactors as lf
+
+        from ..index.hnsw import file_sha256
+
+        p = Path(path)
+        if not p.exists():
+            raise ServiceError(422, f"model file {path} does not exist")
+        model = lf.load(p)
+        sha = file_sha256(p) if p.is_file() else ""
+        index, recall = self._build_index(model, p, sha)
+        counts = np.asarray(model.item_counts_, np.int64)
+        popular = np.lexsort((np.arange(len(counts)), -counts)).astype(np.int64)
+        forgotten = frozenset(self.log.forgotten())
+        snap = Snapshot(
+            model,
+            str(p),
+            sha,
+            version,
+            index,
+            self.settings.index,
+            recall,
+            time.time(),
+            {},
+            forgotten,
+            popular,
+        )
+        self._warm(snap)
+        return snap
+
+    def _build_index(self, model: Any, path: Path, sha: str) -> tuple[Any, float | None]:
+        from ..index import augment_items, recall_at
+
+        kind = self.settings.index
+        if kind == "exact":
+            return None, None
+        lay = model._items
+        vectors = augment_items(lay.factors, lay.bias)
+        state = Path(self.settings.state_dir) if self.settings.state_dir else path.parent
+        if kind == "hnsw":
+            from ..index.hnsw import HNSWIndex
+
+            index, rebuilt = HNSWIndex.load_or_build(
+                state / f"{path.name}.hnsw",
+                vectors,
+                {"model_sha256": sha},
+                M=self.settings.hnsw_m,
+                ef_search=self.settings.hnsw_ef_search,
+            )
+            logger.info("HNSW index %s", "built" if rebuilt else "loaded")
+        else:
+            from ..index.milvus import MilvusIndex
+
+            uri = self.settings.milvus_uri or str(state / "milvus.db")
+            name = f"items_{sha[:16] or 'model'}"
+            index = MilvusIndex(uri, name, token=self.settings.milvus_token)
+            try:
+                index.attach(len(vectors), vectors.shape[1])
+            except InvalidParameterError:
+                index.build(vectors, np.arange(len(vectors), dtype=np.int64))
+        sample = model.user_vectors_
+        if len(sample) > RECALL_SAMPLE:
+            rng = np.random.default_rng(0)
+            sample = sample[np.sort(rng.choice(len(sample), RECALL_SAMPLE, replace=False))]
+        recall = recall_at(index, lay, np.asarray(sample, np.float32), 10) if len(sample) else None
+        return index, recall
+
+    def _warm(self, snap: Snapshot) -> None:
+        """Compile the scoring kernels before the first request; serialise them when numba
+        runs on its workqueue layer (not safe for concurrent calls)."""
+        if snap.model.users_ is not None and len(snap.model.users_):
+            self.recommend(snap, snap.model.users_.raw[0], 5, True, None, None, "none")
+        try:
+            import numba
+
+            if numba.threading_layer() == "workqueue" and self._score_lock is None:
+                self._score_lock = threading.Lock()
+        except (ImportError, ValueError):  # pragma: no cover - no parallel call made yet
+            pass
+
+    # ------------------------------------------------------------------ folding
+    def _fold(
+        self, snap: Snapshot, events: dict[Any, tuple[list[Any], list[Any]]]
+    ) -> dict[Any, LiveRow]:
+        """Fold users in from their stored events (plus their training row for users the
+        model knows); users left without a known item get no row."""
+        from ..data.interactions import Interactions
+
+        m = snap.model
+        if not events:
+            return {}
+        explicit = m.data_kind == "explicit"
+        us: list[Any] = []
+        its: list[Any] = []
+        vals: list[float] = []
+        ui = m.user_items_
+        for u, (items, values) in events.items():
+            r = -1 if u in snap.forgotten else int(m.users_.index([u], missing="ignore")[0])
+            if r >= 0 and ui is not None:
+                lo, hi = ui.indptr[r], ui.indptr[r + 1]
+                its.extend(m.items_.ids(ui.indices[lo:hi]).tolist())
+                vals.extend(ui.data[lo:hi].astype(float).tolist())
+                us.extend([u] * (hi - lo))
+            us.extend([u] * len(items))
+            its.extend(items)
+            vals.extend(1.0 if v is None else float(v) for v in values)
+        known = snap.item_rows(its) >= 0 if its else np.zeros(0, bool)
+        if not known.any():
+            return {}
+        keep = np.flatnonzero(known)
+        us = [us[i] for i in keep]
+        its = [its[i] for i in keep]
+        v = np.asarray(vals, np.float64)[keep]
+        kw = {"ratings": v} if explicit else {"weights": v}
+        inter = Interactions.from_arrays(
+            _ids(us), _ids(its), duplicates="last" if explicit else "sum", **kw
+        )
+        fold = m.fold_in(inter, update=False)
+        out: dict[Any, LiveRow] = {}
+        for j, u in enumerate(fold.users.tolist()):
+            seen = fold.seen.indices[fold.seen.indptr[j] : fold.seen.indptr[j + 1]]
+            if len(seen) == 0:
+                continue
+            n_events = len(events.get(u, ((), ()))[0])
+            out[u] = LiveRow(
+                np.array(fold.factors[j], np.float32),
+                float(fold.bias[j]),
+                np.sort(seen).astype(np.int32),
+                n_events,
+            )
+        self.stats["fold_ins"] += len(out)
+        return out
+
+    def _events_by_user(self) -> dict[Any, tuple[list[Any], list[Any]]]:
+        ev: dict[Any, tuple[list[Any], list[Any]]] = {}
+        for u, i, v in self.log.all_events():
+            items, values = ev.setdefault(u, ([], []))
+            items.append(i)
+            values.append(v)
+        return ev
+
+    def _refold(self, snap: Snapshot) -> Snapshot:
+        """``snap`` with every stored user folded in (call with the write lock held)."""
+        events = self._events_by_user()
+        live = self._fold(snap, events)
+        return replace(snap, live=live, forgotten=frozenset(self.log.forgotten()), _cache={})
+
+    # ------------------------------------------------------------------ writes
+    def add_interactions(
+        self,
+        raw_user: Any,
+        raw_items: Sequence[Any],
+        ratings: Sequence[float] | None,
+        weights: Sequence[float] | None,
+    ) -> dict[str, Any]:
+        snap = self.current
+        explicit = snap.model.data_kind == "explicit"
+        if ratings is not None and weights is not None:
+            raise ServiceError(422, "send either 'ratings' or 'weights', not both")
+        values = ratings if ratings is not None else weights
+        if explicit and ratings is None:
+            raise ServiceError(
+                422,
+                f"this {type(snap.model).__name__} model learns from "
+                "ratings; send 'ratings' (one per item)",
+            )
+        if not explicit and ratings is not None:
+            raise ServiceError(
+                422,
+                f"this {type(snap.model).__name__} model learns from "
+                "implicit feedback; send 'weights' (or no values) instead of "
+                "'ratings'",
+            )
+        if values is not None and len(values) != len(raw_items):
+            raise ServiceError(
+                422,
+                f"'items' has {len(raw_items)} entries but "
+                f"'{'ratings' if ratings is not None else 'weights'}' has "
+                f"{len(values)}; send one value per item",
+            )
+        if values is not None:
+            bad = [x for x in values if not np.isfinite(x)]
+            if bad:
+                raise ServiceError(422, f"values must be finite numbers, got {bad[0]!r}")
+            if not explicit and any(x < 0 for x in values):
+                raise ServiceError(422, "weights must be >= 0")
+            scale = getattr(snap.model, "rating_scale_", None)
+            if explicit and scale is not None:
+                out = [x for x in values if x < scale[0] or x > scale[1]]
+                if out:
+                    raise ServiceError(
+                        422,
+                        f"rating {out[0]!r} is outside the model's rating "
+                        f"scale {scale[0]:g}..{scale[1]:g}",
+                    )
+        with self._write:
+            snap = self.current
+            user = snap.user_id(raw_user)
+            items = snap.item_ids(raw_items)
+            vals: list[float | None] = list(values) if values is not None else [None] * len(items)
+            rows = snap.item_rows(items)
+            unknown = [it for it, r in zip(items, rows) if r < 0]
+            self.log.add(user, items, vals)  # committed before anything is acknowledged
+            stored, stored_vals = self.log.events_of(user)
+            folded = self._fold(snap, {user: (stored, stored_vals)})
+            live = dict(snap.live)
+            if user in folded:
+                live[user] = folded[user]
+            else:
+                live.pop(user, None)
+            forgotten = snap.forgotten - {user} if user in snap.forgotten else snap.forgotten
+            self._current = replace(snap, live=live, forgotten=forgotten, _cache={})
+        return {
+            "user": user,
+            "accepted": len(items),
+            "unknown_items": unknown[:100],
+            "n_unknown_items": len(unknown),
+            "stored_interactions": len(stored),
+            "live": user in folded,
+            "model_version": snap.version,
+        }
+
+    def delete_user(self, raw_user: Any) -> dict[str, Any]:
+        with self._write:
+            snap = self.current
+            user = snap.user_id(raw_user)
+            was_live = user in snap.live
+            in_model = snap.model_row(user) >= 0
+            if not was_live and not in_model and not self.log.events_of(user)[0]:
+                raise snap.unknown_user(user)
+            n = self.log.forget(user)
+            live = {u: r for u, r in snap.live.items() if u != user}
+            self._current = replace(snap, live=live, forgotten=snap.forgotten | {user}, _cache={})
+            self.stats["deleted_users"] += 1
+        return {
+            "user": user,
+            "deleted_interactions": n,
+            "deleted": True,
+            "note": "hidden from the loaded model too; a refit leaves the user out"
+            if in_model
+            else "",
+        }
+
+    def reload(self, path: str | None = None) -> dict[str, Any]:
+        """Load ``path`` (default: the file being served, re-read), fold every stored user
+        into it, and swap it in atomically."""
+        old = self.current
+        target = path or old.path
+        try:
+            fresh = self._load(target, old.version + 1)
+        except ServiceError:
+            raise
+        except Exception as exc:
+            raise ServiceError(422, f"could not load {target}: {exc}") from exc
+        with self._write:
+            fresh = self._refold(replace(fresh, version=self.current.version + 1))
+            previous = self.current
+            self._current = fresh
+            self.stats["reloads"] += 1
+        if (
+            previous.index is not None
+            and previous.index is not fresh.index
+            and hasattr(previous.index, "close")
+        ):
+            pass  # in-flight requests may still search it; the garbage collector closes it
+        return {
+            "model_version": fresh.version,
+            "previous_version": previous.version,
+            "path": fresh.path,
+            "live_users": len(fresh.live),
+            "sha256": fresh.sha256,
+        }
+
+    # ------------------------------------------------------------------ reads
+    def _candidates(
+        self, snap: Snapshot, items: Sequence[Any] | None, exclude: Sequence[Any] | None
+    ) -> tuple[Any, Any]:
+        n_items = len(snap.model.items_)
+        cand = None
+        if items is not None:
+            rows = snap.item_rows(snap.item_ids(items))
+            if len(items) and not (rows >= 0).any():
+                raise ServiceError(
+                    404,
+                    f"none of the {len(items)} candidate items is known to "
+                    f"the model (first: {list(items)[:3]})",
+                )
+            cand = np.unique(rows[rows >= 0]).astype(np.int32)
+        if not exclude:
+            return cand, None
+        ex = snap.item_rows(snap.item_ids(exclude))
+        ex = ex[ex >= 0]
+        allowed = np.ones(n_items if cand is None else len(cand), dtype=bool)
+        if cand is None:
+            allowed[ex] = False
+        else:
+            allowed[np.isin(cand, ex)] = False
+        return cand, allowed
+
+    def _popular(self, snap: Snapshot, n: int, cand: Any, allowed: Any) -> tuple[list, list]:
+        order = snap.popular
+        ok = np.ones(len(order), bool)
+        if cand is not None:
+            ok[:] = False
+            ok[cand if allowed is None else cand[allowed]] = True
+        elif allowed is not None:
+            ok = allowed
+        top = order[ok[order]][:n]
+        counts = np.asarray(snap.model.item_counts_)[top].astype(float)
+        return snap.model.items_.ids(top).tolist(), counts.tolist()
+
+    def recommend_many(
+        self,
+        snap: Snapshot,
+        raw_users: Sequence[Any],
+        n: int,
+        exclude_seen: bool,
+        items: Sequence[Any] | None,
+        exclude: Sequence[Any] | None,
+        fallback: str,
+    ) -> list[dict[str, Any]]:
+        from ..index import retrieve
+
+        users = [snap.user_id(u) for u in raw_users]
+        U, b, seen, unknown = snap.user_rows(users)
+        if unknown and fallback != "popular":
+            if len(users) == 1:
+                raise snap.unknown_user(users[unknown[0]])
+            bad = [users[j] for j in unknown[:5]]
+            raise ServiceError(
+                404,
+                f"{len(unknown)} user(s) are not known, e.g. {bad}; post "
+                "their interactions first, or ask with fallback=popular",
+            )
+        if exclude_seen and not snap.seen_kept:
+            raise ServiceError(
+                422,
+                "this model file keeps no seen items, so exclude_seen=true "
+                "cannot be honoured; pass exclude_seen=false (and the items to "
+                "leave out as 'exclude')",
+            )
+        cand, allowed = self._candidates(snap, items, exclude)
+        known = np.setdiff1d(np.arange(len(users)), unknown)
+        results: list[dict[str, Any]] = [{} for _ in users]
+        if len(known):
+            ptr, idx = seen
+            sub_parts = [idx[ptr[j] : ptr[j + 1]] for j in known]
+            sp = np.zeros(len(known) + 1, np.int64)
+            np.cumsum([len(p) for p in sub_parts], out=sp[1:])
+            sub = (sp, np.concatenate(sub_parts).astype(np.int32)) if exclude_seen else None
+            lay = snap.model._items
+            lock = self._score_lock
+            if lock is not None:
+                with lock:
+                    ti, tv, _ = retrieve(
+                        snap.index,
+                        lay,
+                        snap.model.intercept_,
+                        U[known],
+                        b[known],
+                        n,
+                        sub,
+                        cand,
+                        allowed,
+                    )
+            else:
+                ti, tv, _ = retrieve(
+                    snap.index,
+                    lay,
+                    snap.model.intercept_,
+                    U[known],
+                    b[known],
+                    n,
+                    sub,
+                    cand,
+                    allowed,
+                )
+            for r, j in enumerate(known):
+                keep = ti[r] >= 0
+                results[j] = {
+                    "user": users[j],
+                    "items": snap.model.items_.ids(ti[r][keep]).tolist(),
+                    "scores": tv[r][keep].astype(float).tolist(),
+                    "fallback": None,
+                    "source": "live" if users[j] in snap.live else "model",
+                }
+        for j in unknown:
+            its, sc = self._popular(snap, n, cand, allowed)
+            results[j] = {
+                "user": users[j],
+                "items": its,
+                "scores": sc,
+                "fallback": "popular",
+                "source": "popular",
+            }
+        return results
+
+    def recommend(
+        self,
+        snap: Snapshot,
+        user: Any,
+        n: int,
+        exclude_seen: bool,
+        items: Any,
+        exclude: Any,
+        fallback: str,
+    ) -> dict[str, Any]:
+        return self.recommend_many(snap, [user], n, exclude_seen, items, exclude, fallback)[0]
+
+    def basket(
+        self,
+        snap: Snapshot,
+        raw_items: Sequence[Any],
+        ratings: Any,
+        weights: Any,
+        n: int,
+        exclude_seen: bool,
+        items: Any,
+        exclude: Any,
+    ) -> dict[str, Any]:
+        from ..data.interactions import Interactions
+        from ..index import retrieve
+
+        m = snap.model
+        its = snap.item_ids(raw_items)
+        explicit = m.data_kind == "explicit"
+        values = ratings if ratings is not None else weights
+        if explicit and ratings is None:
+            raise ServiceError(
+                422, "this model learns from ratings; send 'ratings' with the basket (one per item)"
+            )
+        if values is not None and len(values) != len(its):
+            raise ServiceError(
+                422,
+                f"'items' has {len(its)} entries but the values have "
+                f"{len(values)}; send one value per item",
+            )
+        rows = snap.item_rows(its)
+        known = rows >= 0
+        if not known.any():
+            raise ServiceError(
+                404,
+                f"none of the {len(its)} basket items is known to the model "
+                f"(first: {its[:3]}); use raw item ids from the training data",
+            )
+        v = np.ones(len(its)) if values is None else np.asarray(values, np.float64)
+        kw = {"ratings": v[known]} if explicit else {"weights": v[known]}
+        anon = "__basket__"
+        inter = Interactions.from_arrays(
+            np.array([anon] * int(known.sum()), dtype=object),
+            _ids([i for i, k in zip(its, known) if k]),
+            duplicates="last" if explicit else "sum",
+            **kw,
+        )
+        fold = m.fold_in(inter, update=False)
+        cand, allowed = self._candidates(snap, items, exclude)
+        seen = (fold.seen.indptr.astype(np.int64), fold.seen.indices.astype(np.int32))
+        ti, tv, _ = retrieve(
+            snap.index,
+            m._items,
+            m.intercept_,
+            np.asarray(fold.factors, np.float32),
+            np.asarray(fold.bias, np.float32),
+            n,
+            seen if exclude_seen else None,
+            cand,
+            allowed,
+        )
+        keep = ti[0] >= 0
+        return {
+            "items": m.items_.ids(ti[0][keep]).tolist(),
+            "scores": tv[0][keep].astype(float).tolist(),
+            "unknown_items": [i for i, k in zip(its, known) if not k][:100],
+        }
+
+    def similar_items(
+        self, snap: Snapshot, raw_item: Any, n: int, metric: str, min_count: int
+    ) -> dict[str, Any]:
+        item = snap.item_id(raw_item)
+        if snap.item_rows([item])[0] < 0:
+            raise ServiceError(
+                404,
+                f"item {item!r} is not known to the model; use a raw item id "
+                "from the training data",
+            )
+        its, sims = snap.model.similar_items(item, n, metric=metric, min_count=min_count)
+        return {"item": item, "items": its.tolist(), "similarities": sims.astype(float).tolist()}
+
+    def similar_users(self, snap: Snapshot, raw_user: Any, n: int, metric: str) -> dict[str, Any]:
+        from ..models import scoring
+
+        user = snap.user_id(raw_user)
+        U, _, _, unknown = snap.user_rows([user])
+        if unknown:
+            raise snap.unknown_user(user)
+        m = snap.model
+        V = m.user_vectors_
+        if V.shape[1] == 0:
+            raise ServiceError(
+                422, f"{type(m).__name__} has no latent factors, so it has no similar users"
+            )
+        allowed = np.ones(len(V), bool)
+        r = snap.model_row(user)
+        if r >= 0:
+            allowed[r] = False
+        if snap.forgotten:
+            f = m.users_.index(_ids(list(snap.forgotten)), missing="ignore")
+            allowed[f[f >= 0]] = False
+        idx, sims = scoring.similar(
+            V, snap.user_norms() if metric == "cosine" else None, U[0], n, allowed
+        )
+        return {
+            "user": user,
+            "users": m.users_.ids(idx).tolist(),
+            "similarities": sims.astype(float).tolist(),
+        }
+
+    def predict(
+        self, snap: Snapshot, raw_users: Sequence[Any], raw_items: Sequence[Any]
+    ) -> dict[str, Any]:
+        m = snap.model
+        users = [snap.user_id(u) for u in raw_users]
+        items = snap.item_ids(raw_items)
+        if len(users) != len(items):
+            raise ServiceError(
+                422, f"'users' and 'items' must have the same length: {len(users)} != {len(items)}"
+            )
+        U, b, _, unknown = snap.user_rows(users)
+        known_u = np.ones(len(users), bool)
+        known_u[unknown] = False
+        irow = snap.item_rows(items)
+        known_i = irow >= 0
+        pred = np.full(len(users), m.global_mean_, np.float64)
+        pred[known_u] += b[known_u]
+        ib = np.asarray(m.item_bias_, np.float64)
+        pred[known_i] += ib[irow[known_i]]
+        both = known_u & known_i
+        if both.any():
+            pred[both] += m.intercept_ - m.global_mean_
+            Q = np.asarray(m.item_factors_)
+            pred[both] += np.einsum(
+                "ij,ij->i", U[both].astype(np.float64), Q[irow[both]].astype(np.float64)
+            )
+        scale = getattr(m, "rating_scale_", None)
+        if scale is not None:
+            np.clip(pred, scale[0], scale[1], out=pred)
+        return {
+            "users": users,
+            "items": items,
+            "scores": pred.tolist(),
+            "fallback": (~both).tolist(),
+        }
+
+    def explain(self, snap: Snapshot, raw_user: Any, raw_item: Any) -> dict[str, Any]:
+        m = snap.model
+        user, item = snap.user_id(raw_user), snap.item_id(raw_item)
+        U, b, _, unknown = snap.user_rows([user])
+        if unknown:
+            raise snap.unknown_user(user)
+        i = int(snap.item_rows([item])[0])
+        if i < 0:
+            raise ServiceError(
+                404,
+                f"item {item!r} is not known to the model; use a raw item id "
+                "from the training data",
+            )
+        if user not in snap.live:
+            ex = m.explain(user, item)
+            parts = ex.parts
+            return {
+                "user": user,
+                "item": item,
+                "score": float(ex.score),
+                "note": ex.note,
+                "parts": [
+                    {"kind": str(k), "name": str(nm), "contribution": float(c)}
+                    for k, nm, c in zip(parts["kind"], parts["name"], parts["contribution"])
+                ],
+            }
+        prods = U[0].astype(np.float64) * np.asarray(m.item_factors_[i], np.float64)
+        names = ["intercept", "user bias", "item bias"] + [f"factor {f}" for f in range(len(prods))]
+        kinds = ["baseline"] * 3 + ["factor"] * len(prods)
+        contrib = np.concatenate(([m.intercept_, b[0], float(m.item_bias_[i])], prods))
+        order = np.argsort(-np.abs(contrib), kind="stable")
+        return {
+            "user": user,
+            "item": item,
+            "score": float(contrib.sum()),
+            "note": "a live user (folded in from posted interactions)",
+            "parts": [
+                {"kind": kinds[o], "name": names[o], "contribution": float(contrib[o])}
+                for o in order
+            ],
+        }
+
+    def model_info(self, snap: Snapshot) -> dict[str, Any]:
+        from .._version import __version__
+
+        m = snap.model
+        n_events, _ = self.log.counts()
+        return {
+            "model_class": type(m).__name__,
+            "params": m.get_params(),
+            "path": snap.path,
+            "sha256": snap.sha256,
+            "version": snap.version,
+            "loaded_at": snap.loaded_at,
+            "data_kind": m.data_kind,
+            "n_users": len(m.users_),
+            "n_items": len(m.items_),
+            "n_factors": int(m.item_factors_.shape[1]),
+            "rating_scale": None if m.rating_scale_ is None else list(m.rating_scale_),
+            "live_users": len(snap.live),
+            "deleted_users": len(snap.forgotten),
+            "stored_interactions": n_events,
+            "index": {"kind": snap.index_kind, "recall_at_10": snap.recall},
+            "library_version": __version__,
+            "settings": self.settings.public(),
+        }
+
+
+def check_n(n: int, max_n: int) -> None:
+    if n > max_n:
+        raise ServiceError(422, f"n={n} is above this service's limit of {max_n}")
