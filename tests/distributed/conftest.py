@@ -18,7 +18,7 @@ def cluster():
 
     cl = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, memory_limit="4GiB",
+        dashboard_address=":0", memory_limit="4GiB",
     )  # fmt: skip
     try:
         yield cl

@@ -1,0 +1,161 @@
+"""Partitioned Parquet input, workers killed in the middle of a fit, small workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("dask.dataframe", reason="the distributed tests need latentfactors[dask]")
+pytest.importorskip("distributed", reason="the distributed tests need latentfactors[dask]")
+
+import dask.dataframe as dd
+
+from latentfactors.models import ALS, SVD, ImplicitALS
+
+from .conftest import assert_same_model
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(ml_frame, tmp_path_factory):
+    """ML-100K as a folder of 6 Parquet files (as a data lake holds it)."""
+    path = tmp_path_factory.mktemp("ratings")
+    dd.from_pandas(ml_frame, npartitions=6).to_parquet(path, write_index=False)
+    assert len(list(path.glob("*.parquet"))) == 6
+    return path
+
+
+def _kill_one_worker(cluster) -> int:
+    """SIGKILL one worker process (its nanny starts a fresh one); the killed pid."""
+    nanny = next(iter(cluster.workers.values()))
+    pid = nanny.process.pid
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def test_partitioned_parquet(client, parquet_dir, ml_inter):
+    from latentfactors import distributed as lfd
+
+    ddf = dd.read_parquet(parquet_dir)
+    assert ddf.npartitions == 6
+    params = dict(n_factors=8, n_epochs=3, random_state=4)
+    got = lfd.fit(ImplicitALS(**params), ddf, client, rating="rating")
+    assert_same_model(got, ImplicitALS(**params).fit(ml_inter), atol=1e-6)
+
+
+def test_worker_killed_between_steps(client, cluster, parquet_dir, ml_inter):
+    """The killed worker's blocks are recomputed from the Parquet files: same model."""
+    from latentfactors import distributed as lfd
+
+    data = lfd.from_dask_dataframe(dd.read_parquet(parquet_dir), client, rating="rating")
+    killed = []
+
+    def kill_after_epoch_2(model, info):
+        if info["epoch"] == 2:
+            killed.append(_kill_one_worker(cluster))
+
+    params = dict(n_factors=8, n_epochs=5, random_state=7)
+    got = lfd.fit(ALS(**params), data, callbacks=[kill_after_epoch_2])
+    assert killed
+    assert_same_model(got, ALS(**params).fit(ml_inter))
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.parametrize("model", [SVD(n_factors=16, n_epochs=15, random_state=1),
+                                   ImplicitALS(n_factors=16, n_epochs=25, random_state=1)],
+                         ids=["svd", "implicit_als"])  # fmt: skip
+def test_worker_killed_during_a_step(client, cluster, parquet_dir, ml_inter, model):
+    """A worker killed while tasks run: the step is re-run (or Dask reschedules it) and
+    the fit ends with exactly the model an undisturbed fit gives."""
+    from latentfactors import distributed as lfd
+
+    data = lfd.from_dask_dataframe(dd.read_parquet(parquet_dir), client, rating="rating")
+    started = threading.Event()
+    killed: list[int] = []
+
+    def on_epoch(m, info):
+        started.set()
+
+    def killer():
+        if started.wait(60):
+            time.sleep(0.1)
+            killed.append(_kill_one_worker(cluster))
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        got = lfd.fit(model.clone(), data, callbacks=[on_epoch])
+    finally:
+        thread.join()
+    assert killed
+    assert len(got.history_["epoch"]) == model.n_epochs
+    assert_same_model(got, model.clone().fit(ml_inter), atol=1e-5)
+    client.wait_for_workers(2, timeout=60)
+
+
+def _string_rows(p: int, n_parts: int = 8, n_users: int = 80_000, per_user: int = 25):
+    """One partition of synthetic ratings with string ids, generated on a worker."""
+    lo, hi = p * n_users // n_parts, (p + 1) * n_users // n_parts
+    u = np.repeat(np.arange(lo, hi), per_user)
+    j = np.tile(np.arange(per_user), hi - lo)
+    i = (u * 7919 + j * 101) % 30_000
+    rng = np.random.default_rng(p)
+    return pd.DataFrame({
+        "user": pd.Series(u).map("user-{:08d}".format),
+        "item": pd.Series(i).map("item-{:06d}".format),
+        "rating": rng.integers(1, 6, len(u)).astype(np.float32),
+    })  # fmt: skip
+
+
+def _worker_memory(dask_worker) -> tuple[int, int]:
+    import psutil
+
+    nbytes = dask_worker.state.nbytes
+    managed = nbytes if isinstance(nbytes, int) else sum(nbytes.values())
+    return psutil.Process().memory_info().rss, managed
+
+
+def test_no_worker_holds_all_the_data():
+    """Rows generated on the workers (the client never has them), workers with a hard
+    memory limit (the nanny kills a worker above 95% of 600 MiB; no spilling, no pause):
+    the fit completes, no worker dies, and no worker ever holds more than about its
+    share of what the fit keeps on the cluster (rows, blocks, factors)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from latentfactors import distributed as lfd
+
+    limit = 600 * 2**20
+    with dask.config.set({"distributed.worker.memory.pause": False,
+                          "distributed.worker.memory.spill": False,
+                          "distributed.worker.memory.target": False}):  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=":0", memory_limit=limit,
+        )  # fmt: skip
+    try:
+        with Client(cluster) as client:
+            ddf = dd.from_map(_string_rows, range(8))
+            data = lfd.from_dask_dataframe(ddf, client, rating="rating")
+            assert len(data) == 2_000_000 and data.n_users == 80_000
+            snaps: list[dict] = []
+
+            def watch(model, info):
+                snaps.append(client.run(_worker_memory))
+
+            model = lfd.fit(ALS(n_factors=4, n_epochs=3, random_state=0), data, callbacks=[watch])
+            assert model.user_factors_.shape == (80_000, 4)
+            for snap in snaps:
+                assert len(snap) == 2  # no worker died on the way
+                on_cluster = sum(m for _, m in snap.values())
+                assert on_cluster > data.nbytes  # the rows (12 bytes each) and more
+                for rss, managed in snap.values():
+                    assert rss < 0.95 * limit
+                    assert managed < 0.7 * on_cluster
+    finally:
+        cluster.close()
