@@ -17,7 +17,9 @@ from latentfactors import (
 from latentfactors.data import make_synthetic, random_split
 from latentfactors.evaluation import ranking_metrics
 from latentfactors.models import (
+    ALS,
     BPR,
+    NMF,
     SVD,
     Baseline,
     Callback,
@@ -25,48 +27,35 @@ from latentfactors.models import (
     ImplicitALS,
     Popularity,
     SVDpp,
+    TruncatedSVD,
 )
+from latentfactors.testing import registered_models, small_model
 
-# explicit models: name -> (factory of a small, fast model with a seed; max test RMSE / noise
-# on planted data, None where the model cannot reach the noise level)
-MODELS = {
+# Every registered model is in this suite: tuned small configurations for the models we
+# ship (with the test RMSE / noise each must reach on planted data, None where a model
+# cannot reach the noise level); a model without one here runs with small_model().
+_TUNED = {
     "SVD": (lambda: SVD(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.25),
     "SVDpp": (lambda: SVDpp(n_factors=8, n_epochs=30, lr=0.02, reg=0.02, random_state=0), 1.3),
     "Baseline": (lambda: Baseline(random_state=0), None),
+    "ALS": (lambda: ALS(n_factors=8, n_epochs=10, reg=0.02, random_state=0), 1.25),
+    "NMF": (lambda: NMF(n_factors=8, n_epochs=60, random_state=0), None),
+    "TruncatedSVD": (lambda: TruncatedSVD(n_factors=5, random_state=0), None),
+    "ImplicitALS": (lambda: ImplicitALS(n_factors=8, n_epochs=8, random_state=0), None),
+    "BPR": (lambda: BPR(n_factors=8, n_epochs=10, random_state=0), None),
+    "Popularity": (lambda: Popularity(), None),
 }
-# implicit models: name -> factory
-IMPLICIT = {
-    "ImplicitALS": lambda: ImplicitALS(n_factors=8, n_epochs=8, random_state=0),
-    "ImplicitALS-cholesky": lambda: ImplicitALS(
-        n_factors=8, n_epochs=8, solver="cholesky", random_state=0
-    ),
-    "BPR": lambda: BPR(n_factors=8, n_epochs=10, random_state=0),
-    "Popularity": lambda: Popularity(),
-}
-
-
-def _register_optional():
-    try:
-        from latentfactors.models.als import ALS
-
-        MODELS["ALS"] = (lambda: ALS(n_factors=8, n_epochs=10, reg=0.02, random_state=0), 1.25)
-    except ImportError:
-        pass
-    try:
-        from latentfactors.models.nmf import NMF
-
-        MODELS["NMF"] = (lambda: NMF(n_factors=8, n_epochs=60, random_state=0), None)
-    except ImportError:
-        pass
-    try:
-        from latentfactors.models.truncated_svd import TruncatedSVD
-
-        MODELS["TruncatedSVD"] = (lambda: TruncatedSVD(n_factors=5, random_state=0), None)
-    except ImportError:
-        pass
-
-
-_register_optional()
+MODELS: dict = {}  # explicit models: name -> (factory, RMSE limit / noise or None)
+IMPLICIT: dict = {}  # implicit models: name -> factory
+for _name, _cls in registered_models().items():
+    _factory, _limit = _TUNED.get(_name, (lambda c=_cls: small_model(c), None))
+    if _cls.data_kind == "explicit":
+        MODELS[_name] = (_factory, _limit)
+    else:
+        IMPLICIT[_name] = _factory
+IMPLICIT["ImplicitALS-cholesky"] = lambda: ImplicitALS(
+    n_factors=8, n_epochs=8, solver="cholesky", random_state=0
+)
 NAMES = sorted(MODELS)
 NOISE = 0.3
 # every model, with the data it learns from
