@@ -255,8 +255,10 @@ def check_fold_in(model: Any) -> None:
     m = _fresh(model).fit(data)
     n_users = len(m.users_)
     items = data.items.raw[:6].tolist()
-    new = (Interactions.from_arrays(["new"] * 6, items, ratings=[5, 1, 5, 1, 5, 1])
-           if model.data_kind == "explicit" else Interactions.from_arrays(["new"] * 6, items))  # fmt: skip
+    if model.data_kind == "explicit":
+        new = Interactions.from_arrays(["new"] * 6, items, ratings=[5, 1, 5, 1, 5, 1])
+    else:
+        new = Interactions.from_arrays(["new"] * 6, items)
     fold = m.fold_in(new, update=False)
     assert len(m.users_) == n_users and "new" not in m.users_, "fold_in(update=False) mutated"
     assert fold.users.tolist() == ["new"] and fold.factors.shape == (1, m.item_factors_.shape[1])
