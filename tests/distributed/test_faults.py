@@ -159,3 +159,36 @@ def test_no_worker_holds_all_the_data():
                     assert managed < 0.7 * on_cluster
     finally:
         cluster.close()
+
+
+def test_same_model_on_one_worker(ml_dask, ml_inter, tmp_path, ml_frame):
+    """The model does not depend on the number of workers: one worker process (started by
+    ``connect("local:1")``, reading a CSV file) gives bit for bit what two give."""
+    from latentfactors import distributed as lfd
+
+    path = tmp_path / "ratings.csv"
+    ml_frame.to_csv(path, index=False)
+    models = [SVD(n_factors=8, n_epochs=3, random_state=0),
+              ImplicitALS(n_factors=8, n_epochs=3, random_state=0)]  # fmt: skip
+    two = [lfd.fit(m.clone(), ml_dask) for m in models]
+    with lfd.connect("local:1") as one_client:
+        ddf = lfd.read_table(path)
+        assert one_client.scheduler_info()["workers"].__len__() == 1
+        one = [lfd.fit(m.clone(), ddf, one_client, rating="rating") for m in models]
+    for a, b in zip(one, two):
+        for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_connect_and_read_errors(tmp_path):
+    from latentfactors import distributed as lfd
+    from latentfactors.exceptions import DataError, InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="local:N with N >= 1"):
+        with lfd.connect("local:zero"):
+            pass
+    with pytest.raises(InvalidParameterError, match="expected a scheduler address"):
+        with lfd.connect("nowhere"):
+            pass
+    with pytest.raises(DataError, match="no such file or folder"):
+        lfd.read_table(tmp_path / "missing.parquet")

@@ -49,6 +49,15 @@ from __future__ import annotations
 # extra when dask is missing
 from ._engine import DistributedFitError
 from ._fit import SUPPORTED, fit
+from .cluster import connect, read_table
 from .data import DaskInteractions, from_dask_dataframe
 
-__all__ = ["SUPPORTED", "DaskInteractions", "DistributedFitError", "fit", "from_dask_dataframe"]
+__all__ = [
+    "SUPPORTED",
+    "DaskInteractions",
+    "DistributedFitError",
+    "connect",
+    "fit",
+    "from_dask_dataframe",
+    "read_table",
+]
