@@ -78,8 +78,11 @@ class Server:
         deadline = deadline or time.monotonic() + START_TIMEOUT
         while True:
             try:
-                if self.client.get("/readyz").status_code == 200:
+                r = self.client.get("/readyz")
+                if r.status_code == 200:
                     return
+                if "could not be loaded" in r.text:
+                    raise RuntimeError(f"server failed to load: {r.text}\n{self.output()}")
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None:

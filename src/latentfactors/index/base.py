@@ -59,7 +59,7 @@ def filter_hits(
     for r in range(m):
         keep = ids[r] >= 0
         if exclude is not None and len(exclude[r]):
-            keep &= ~np.isin(ids[r], exclude[r])
+            keep &= ~np.isin(ids[r], np.asarray(exclude[r], dtype=np.int64))
         ri, rs = ids[r][keep][:k], scores[r][keep][:k]
         out_i[r, : len(ri)] = ri
         out_s[r, : len(rs)] = rs

@@ -39,7 +39,8 @@ class ExactIndex:
         if exclude is not None:
             pos = np.full(int(self._ids.max()) + 1 if len(self._ids) else 0, -1, np.int64)
             pos[self._ids] = np.arange(len(self._ids))
-            rows = [pos[e[(e >= 0) & (e < len(pos))]] for e in exclude]
+            arrs = [np.asarray(e, dtype=np.int64) for e in exclude]
+            rows = [pos[e[(e >= 0) & (e < len(pos))]] for e in arrs]
             rows = [r[r >= 0].astype(np.int32) for r in rows]
             ptr = np.zeros(len(rows) + 1, np.int64)
             np.cumsum([len(r) for r in rows], out=ptr[1:])

@@ -81,6 +81,8 @@ class Snapshot:
     def _coerce(self, raw: Any, vocab: Any) -> Any:
         """A raw id from a URL or JSON in the type of the model's ids (path segments are
         text: "42" means 42 when the model's ids are integers)."""
+        if isinstance(raw, np.generic):
+            raw = raw.item()
         if isinstance(raw, bool):
             raise ServiceError(422, f"ids are strings or integers, got {raw!r}")
         kind = vocab.raw.dtype.kind
@@ -306,8 +308,23 @@ class Service:
     def _warm(self, snap: Snapshot) -> None:
         """Compile the scoring kernels before the first request; serialise them when numba
         runs on its workqueue layer (not safe for concurrent calls)."""
-        if snap.model.users_ is not None and len(snap.model.users_):
-            self.recommend(snap, snap.model.users_.raw[0], 5, True, None, None, "none")
+        from ..index import retrieve
+
+        m = snap.model
+        if len(m.users_):
+            retrieve(
+                snap.index,
+                m._items,
+                m.intercept_,
+                np.asarray(m.user_vectors_[:1], np.float32),
+                np.asarray(m.user_bias_[:1], np.float32),
+                5,
+            )
+        if len(m.items_):  # and the fold-in solver, so the first POST is fast too
+            item = m.items_.ids(np.array([0]))[0]
+            value = m.global_mean_ if m.data_kind == "explicit" else 1.0
+            self._fold(snap, {"__warm-up__": ([item], [value])})
+            self.stats["fold_ins"] = 0
         try:
             import numba
 
