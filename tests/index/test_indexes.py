@@ -161,3 +161,22 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_recommend_with_an_index_object(model):
+    from latentfactors.index import recommend
+
+    lay = model._items
+    hnsw = build_index("hnsw", lay.factors, lay.bias)
+    user = model.users_.ids([0])[0]
+    items, _scores = recommend(model, user, 10, index=hnsw)
+    ref, _ref_scores = model.recommend(user, 10)
+    assert len(set(items) & set(ref)) >= 9
+    got, _ = recommend(
+        model, users=model.users_.ids([0, 1, 2]), n=5, index=None, items=ref[:3], exclude_seen=False
+    )
+    assert got.shape == (3, 3) and set(got[0]) == set(ref[:3])  # at most the 3 candidates
+    with pytest.raises(lf.UnknownIdError):
+        recommend(model, "nobody", 5, index=hnsw)
+    with pytest.raises(lf.InvalidParameterError, match="n must be a positive int"):
+        recommend(model, user, 0, index=hnsw)

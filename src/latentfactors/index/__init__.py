@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 from ._mips import augment_items, augment_queries
-from .base import INDEX_KINDS, ItemIndex, build_index, recall_at, retrieve
+from .base import INDEX_KINDS, ItemIndex, build_index, recall_at, recommend, retrieve
 from .exact import ExactIndex
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "build_index",
     "export_vectors",
     "recall_at",
+    "recommend",
     "retrieve",
 ]
 

@@ -17,7 +17,15 @@ import numpy as np
 from ..exceptions import InvalidParameterError
 from ._mips import augment_items, augment_queries
 
-__all__ = ["INDEX_KINDS", "ItemIndex", "build_index", "filter_hits", "recall_at", "retrieve"]
+__all__ = [
+    "INDEX_KINDS",
+    "ItemIndex",
+    "build_index",
+    "filter_hits",
+    "recall_at",
+    "recommend",
+    "retrieve",
+]
 
 #: index kinds the service and :func:`build_index` know
 INDEX_KINDS = ("exact", "hnsw", "milvus")
@@ -198,3 +206,55 @@ def recall_at(index: ItemIndex, layout: Any, U: np.ndarray, k: int = 10) -> floa
     hits = sum(len(np.intersect1d(a[a >= 0], b[b >= 0])) for a, b in zip(exact_i, got))
     total = int((exact_i >= 0).sum())
     return hits / total if total else 1.0
+
+
+def recommend(
+    model: Any,
+    user: Any = None,
+    n: int = 10,
+    *,
+    users: Any = None,
+    index: ItemIndex | None = None,
+    exclude_seen: bool = True,
+    items: Any = None,
+    exclude: Any = None,
+) -> Any:
+    """``model.recommend`` answered from ``index`` (None: exact), for one user
+    (``(items, scores)``) or many (``users=[...]``: arrays of raw ids, None padded, and
+    scores, one row per user). Seen items and ``items`` / ``exclude`` hold as in
+    :meth:`~latentfactors.models.base.FactorModel.recommend`.
+
+    Examples
+    --------
+    >>> import latentfactors as lf
+    >>> from latentfactors.index import build_index, recommend
+    >>> model = lf.SVD(n_factors=4, n_epochs=3, random_state=0).fit(
+    ...     lf.make_synthetic(60, 40, 600, seed=0).interactions)
+    >>> exact = build_index("exact", model.item_factors_, model.item_bias_)
+    >>> got, _ = recommend(model, 0, 5, index=exact)
+    >>> bool((got == model.recommend(0, 5)[0]).all())
+    True
+    """
+    model._check_fitted("recommend")
+    if (user is None) == (users is None):
+        raise InvalidParameterError("recommend takes either one user or users=[...]")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidParameterError(f"n must be a positive int, got {n!r}")
+    st = model._users_state()
+    raw = [user] if users is None else list(users)
+    rows = model._users_inner(raw, st)
+    seen = None
+    if exclude_seen:
+        model._seen_or_fail(st, "exclude_seen=True")
+        seen = st.seen_of(rows)
+    cand, allowed = model._candidates(items, exclude)
+    idx, val, _ = retrieve(
+        index, model._items, model.intercept_, np.asarray(st.vectors[rows], np.float32),
+        np.asarray(st.bias[rows], np.float32), int(n), seen, cand, allowed,
+    )  # fmt: skip
+    if users is None:
+        keep = idx[0] >= 0
+        return model.items_.ids(idx[0][keep]), val[0][keep].astype(np.float64)
+    out = np.full(idx.shape, None, dtype=object)
+    out[idx >= 0] = model.items_.ids(idx[idx >= 0])
+    return out, val.astype(np.float64)
