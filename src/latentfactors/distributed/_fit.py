@@ -27,6 +27,11 @@ SUPPORTED = {
 }
 
 
+def default_blocks(n_rows: int, n_workers: int) -> int:
+    """ALS blocks per side: ~1M interactions each, 2 to 64 per worker."""
+    return int(max(2 * n_workers, min(n_rows // 1_000_000, 64 * n_workers)))
+
+
 def _trainer_factory(model: Any, data: DaskInteractions, seed: int, n_blocks: int | None,
                      max_retries: int, keep_seen: bool) -> Callable[[], Trainer]:  # fmt: skip
     from ..models import ALS, SVD, ImplicitALS
@@ -37,8 +42,11 @@ def _trainer_factory(model: Any, data: DaskInteractions, seed: int, n_blocks: in
         from .als import DaskALSTrainer, DaskImplicitALSTrainer
 
         cls = DaskALSTrainer if type(model) is ALS else DaskImplicitALSTrainer
-        # rows are solved independently: the block count changes speed, not results
-        nb = int(n_blocks) if n_blocks is not None else 2 * n_workers
+        # rows are solved independently: the block count changes speed, not results.
+        # Default: about 1M interactions per block (a task then carries ~0.1-1 s of
+        # work, far above Dask's ~1 ms per task), and at least 2 per worker so a slow
+        # task does not leave a worker idle
+        nb = int(n_blocks) if n_blocks is not None else default_blocks(len(data), n_workers)
         return lambda: cls(model, data, seed, n_blocks=nb, max_retries=max_retries,
                            keep_seen=keep_seen)  # fmt: skip
     if type(model) is SVD:
@@ -102,7 +110,8 @@ def fit(
         As in ``model.fit``: progress, early stopping, the metric.
     n_blocks : int, optional
         ALS / ImplicitALS: user (and item) blocks, each one task per half-step; default
-        twice the number of workers. Results do not depend on it. (SVD's blocks are its
+        about one per million interactions, at least two per worker. Results do not
+        depend on it. (SVD's blocks are its
         own ``n_blocks`` parameter.)
     keep_seen : bool, default False
         Bring the users x items matrix to the client at the end so the model keeps its

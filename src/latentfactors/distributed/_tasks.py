@@ -380,24 +380,29 @@ def shuffle_grid_block(block: dict[str, np.ndarray], seed: int, epoch: int, blk:
     return out
 
 
-def sgd_block(block: dict[str, np.ndarray], pu: tuple[np.ndarray, np.ndarray],
+def sgd_block(block: dict[str, np.ndarray], pu: tuple[np.ndarray, ...],
               qi: tuple[np.ndarray, np.ndarray], blk: int, n_blocks: int, mu: np.float32,
               rates: dict[str, np.float32], biased: bool):  # fmt: skip
-    """One block's SGD pass (``svd_epoch`` on that block alone); returns copies of the
-    user group's ``(P, bu)``, the item group's ``(Q, bi)`` and the block's SSE."""
+    """One block's SGD pass (``svd_epoch`` on that block alone).
+
+    ``pu`` is the user group's ``(P, bu, sse)``: ``sse[g]`` the squared error of its
+    block with item group ``g`` this epoch (carried along so no extra task collects
+    it). Returns copies: the user group's ``(P, bu, sse)`` and the item group's
+    ``(Q, bi)``.
+    """
     from ..kernels.sgd import svd_epoch
 
-    P, bu = pu[0].copy(), pu[1].copy()
+    P, bu, sse = pu[0].copy(), pu[1].copy(), pu[2].copy()
     Q, bi = qi[0].copy(), qi[1].copy()
     ptr = _fake_ptr(n_blocks * n_blocks, blk, len(block["users"]))
     r = rates
     with _threads():
-        sse = svd_epoch(
+        sse[blk % n_blocks] = svd_epoch(
             ptr, block["users"], block["items"], block["ratings"], P, Q, bu, bi, mu,
             r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"], r["reg_bi"],
             r["reg_pu"], r["reg_qi"], biased, n_blocks,
         )  # fmt: skip
-    return (P, bu), (Q, bi), float(sse)
+    return (P, bu, sse), (Q, bi)
 
 
 def pick(obj: Any, k: int) -> Any:

@@ -79,7 +79,6 @@ class _BlockTrainer(Trainer):
         # surface bad input (duplicate pairs) now, as one clear error
         raise_first_error(self.u_blocks + self.i_blocks)
         self.seen = gather_seen(data, raw_u, self.u_bounds) if keep_seen else None
-        self.moved = 0  # bytes shipped to workers in the last epoch
 
     def _prepare(self, block: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -150,7 +149,6 @@ class DaskALSTrainer(_BlockTrainer):
             self.bu[lo:hi] = bias
             sse += part
         fixed_box.clear()
-        self.moved = self.P.nbytes + self.Q.nbytes + self.bu.nbytes + self.bi.nbytes
         logger.info("distributed ALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
         return float(np.sqrt(sse / self.n))
 
@@ -232,7 +230,6 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                    f"ImplicitALS epoch {epoch + 1}, items", False)  # fmt: skip
         total = self._side(self.u_blocks, self.u_bounds, self.X, self.Y,
                            f"ImplicitALS epoch {epoch + 1}, users", self.compute_loss)  # fmt: skip
-        self.moved = 2 * (self.X.nbytes + self.Y.nbytes)
         logger.info("distributed ImplicitALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
         if not self.compute_loss:
             return float("nan")

@@ -146,6 +146,7 @@ def from_dask_dataframe(
     require_dask()
     import dask.dataframe as dd
     import pandas as pd
+    from dask import delayed
     from distributed import get_client
 
     client = get_client() if client is None else client
@@ -171,12 +172,14 @@ def from_dask_dataframe(
             raise DataError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
         scale = (lo, hi)
 
-    frames = client.compute(ddf[wanted].to_delayed(optimize_graph=True))
+    # two passes over the input, each streaming: the raw partitions are never held all
+    # at once (only their unique ids, then the rows in inner ids, 12 bytes each)
+    frames = ddf[wanted].to_delayed(optimize_graph=True)
     n_in = len(frames)
-    stats = [
-        client.submit(T.partition_stats, f, p, user, item, value_col, kind, scale)
-        for p, f in enumerate(frames)
-    ]
+    stats = client.compute(
+        [delayed(T.partition_stats)(f, p, user, item, value_col, kind, scale)
+         for p, f in enumerate(frames)]
+    )  # fmt: skip
     summary = client.gather([client.submit(T.summary, s) for s in stats])
     n = int(sum(s[0] for s in summary))
     if n == 0:
@@ -195,15 +198,15 @@ def from_dask_dataframe(
         T.merge_ids, "item", *[client.submit(T.pick, stats[p], "items") for p in keep]
     )
     users, items = client.gather([uf, itf])
-    parts = [
-        client.submit(T.encode_partition, frames[p], p, user, item, value_col, kind, scale, uf, itf)
-        for p in keep
-    ]
+    parts = client.compute(
+        [delayed(T.encode_partition)(frames[p], p, user, item, value_col, kind, scale, uf, itf)
+         for p in keep]
+    )  # fmt: skip
     counts = client.submit(
         T.sum_counts, *[client.submit(T.part_counts, f, len(users), len(items)) for f in parts]
     )
     user_counts, item_counts = client.gather(counts)
-    del frames, stats  # the encoded parts keep their lineage
+    del stats  # the encoded parts keep their lineage (down to the input files)
     s_kept = [summary[p] for p in keep]
     return DaskInteractions(
         client=client, parts=parts, users=users, items=items,

@@ -74,7 +74,6 @@ class DaskSVDTrainer(Trainer):
 
             bounds = np.array([0, data.n_users], dtype=np.int64)
             self.seen = gather_seen(data, row_blocks(data, 0, bounds), bounds)
-        self.moved = 0
 
     def _slices(self, kind: str) -> list[slice]:
         ptr = self.g[f"{kind}_group_ptr"]
@@ -90,9 +89,9 @@ class DaskSVDTrainer(Trainer):
         us, its = self._slices("user"), self._slices("item")
 
         def make() -> list[Any]:
-            pu = [scatter_one(client, (self.P[s], self.bu[s])) for s in us]
+            zeros = np.zeros(nb)
+            pu = [scatter_one(client, (self.P[s], self.bu[s], zeros)) for s in us]
             qi = [scatter_one(client, (self.Q[s], self.bi[s])) for s in its]
-            sse: list[Any] = [None] * (nb * nb)
             for s in range(nb):
                 for b in range(nb):
                     gi = (b + s) % nb
@@ -101,18 +100,16 @@ class DaskSVDTrainer(Trainer):
                                         self.mu, self.rates, self.biased)  # fmt: skip
                     pu[b] = client.submit(T.pick, out, 0)
                     qi[gi] = client.submit(T.pick, out, 1)
-                    sse[blk] = client.submit(T.pick, out, 2)
-            return pu + qi + sse
+            return pu + qi
 
         out = run_step(client, make, f"SVD (DSGD) epoch {epoch + 1}", self.max_retries)
+        block_sse = np.zeros(nb * nb)
         for b, s in enumerate(us):
-            self.P[s], self.bu[s] = out[b]
+            self.P[s], self.bu[s], block_sse[b * nb : (b + 1) * nb] = out[b]
         for gi, s in enumerate(its):
             self.Q[s], self.bi[s] = out[nb + gi]
         self.blocks = shuffled  # the next epoch shuffles these again, as on one machine
-        self.moved = 2 * nb * (self.P.nbytes + self.Q.nbytes) // nb
         logger.info("distributed SVD epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
-        block_sse = np.asarray(out[2 * nb :], dtype=np.float64)
         return float(np.sqrt(block_sse.sum() / self.n))
 
     # arrays live in training order (see models/_strata.py)
