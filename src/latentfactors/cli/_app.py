@@ -95,6 +95,13 @@ def data_options(f):
         click.option("--no-header", is_flag=True, help="The file has no header line."),
         click.option("--implicit", is_flag=True, help="Treat the data as implicit feedback."),
         click.option("--encoding", default="utf-8", show_default=True),
+        click.option(
+            "--duplicates",
+            type=click.Choice(["raise", "first", "last", "mean", "sum"]),
+            default="raise",
+            show_default=True,
+            help="What to do with repeated (user, item) pairs.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -113,7 +120,7 @@ def load_data(path: str, opts: dict[str, Any]):
         timestamp=opts.get("timestamp_col"),
         names=[n.strip() for n in names.split(",")] if names else None,
         header=False if opts.get("no_header") else None, implicit=bool(opts.get("implicit")),
-        encoding=opts.get("encoding") or "utf-8",
+        encoding=opts.get("encoding") or "utf-8", duplicates=opts.get("duplicates") or "raise",
     )  # fmt: skip
     if note and not opts.get("quiet"):
         console(stderr=True).print(f"[dim]{esc(note)}[/]")

@@ -106,16 +106,19 @@ def _titles(model, items):
 @main.command()
 @click.argument("model_file", type=click.Path())
 @click.option("--user", required=True, help="A user id known to the model (or the new user's).")
-@click.option("-n", "n", type=int, default=10, show_default=True)
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(
     "--new-user-ratings",
     type=click.Path(),
     default=None,
     help="A file of ITEM,RATING (or ITEM) lines for a user the model has not seen.",
 )
+@click.option("--replace-history", is_flag=True,
+              help="With --new-user-ratings for a known user: fold in these ratings in place "
+                   "of the user's training history.")  # fmt: skip
 @click.option("--include-seen", is_flag=True, help="Allow items the user already has.")
 @click.option("--json", "as_json", is_flag=True)
-def recommend(model_file, user, n, new_user_ratings, include_seen, as_json):
+def recommend(model_file, user, n, new_user_ratings, replace_history, include_seen, as_json):
     """Top-N items for a user; --new-user-ratings folds a new user in first.
 
     \b
@@ -126,6 +129,11 @@ def recommend(model_file, user, n, new_user_ratings, include_seen, as_json):
     model = load_model(model_file)
     u = parse_id(model.users_, user)
     if new_user_ratings:
+        if u in model.users_ and not replace_history:
+            raise click.UsageError(
+                f"user {user} is already known to the model; --new-user-ratings would replace "
+                "their training history: pass --replace-history to do that, or use a new id"
+            )
         model.fold_in(_new_user(model, u, new_user_ratings))
     items, scores = model.recommend(u, n=n, exclude_seen=not include_seen)
     titles = _titles(model, items)
@@ -138,28 +146,39 @@ def recommend(model_file, user, n, new_user_ratings, include_seen, as_json):
 
 
 def _new_user(model, user, path):
+    import math
+
     import numpy as np
 
     from ..data import Interactions
     from ..exceptions import DataError
 
+    raw = Path(path).read_bytes()
+    if b"\x00" in raw[: 1 << 16]:
+        raise DataError(f"{path} looks binary (it holds NUL bytes); give ITEM[,RATING] lines")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     items, ratings = [], []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = [p.strip() for p in line.replace("\t", ",").split(",")]
-            if lineno == 1 and parts[0].lower() in ("item", "item_id", "movieid"):
-                continue
-            items.append(parse_id(model.items_, parts[0]))
-            if len(parts) > 1:
-                try:
-                    ratings.append(float(parts[1]))
-                except ValueError:
-                    raise DataError(
-                        f"{path}: line {lineno}: rating {parts[1]!r} is not a number"
-                    ) from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.replace("\t", ",").split(",")]
+        if not items and parts[0].lower() in ("item", "item_id", "itemid", "movieid"):
+            continue
+        items.append(parse_id(model.items_, parts[0]))
+        if len(parts) > 1:
+            try:
+                value = float(parts[1])
+            except ValueError:
+                raise DataError(
+                    f"{path}: line {lineno}: rating {parts[1]!r} is not a number"
+                ) from None
+            if not math.isfinite(value):
+                raise DataError(f"{path}: line {lineno}: rating {parts[1]!r} is not finite")
+            ratings.append(value)
     if not items:
         raise DataError(f"{path}: no ITEM[,RATING] lines found")
     if model.data_kind == "explicit":

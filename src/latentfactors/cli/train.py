@@ -16,7 +16,7 @@ from .query import metrics_option
 @click.option("-o", "--output", type=click.Path(), required=True, help="Model file to write.")
 @click.option(
     "--validation",
-    type=float,
+    type=click.FloatRange(0.0, 1.0, max_open=True),
     default=0.0,
     show_default=True,
     help="Hold out this fraction to report a validation metric per epoch.",
@@ -115,7 +115,13 @@ def cv(data, model_name, factors, epochs, lr, reg, seed, threads, settings, fold
 )
 @click.option("--metric", default=None, help="What to optimise (default rmse / ndcg@10).")
 @click.option("--folds", type=int, default=None, help="Cross-validate each setting.")
-@click.option("--validation", type=float, default=0.2, show_default=True)
+@click.option(
+    "--validation",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="Fraction held out to score each setting (without --folds).",
+)
 @click.option("--jobs", type=int, default=1, show_default=True)
 @click.option(
     "-o",
@@ -141,7 +147,15 @@ def tune(data, model_name, factors, epochs, lr, reg, seed, threads, settings, gr
     ds = load_data(data, {**data_opts, "quiet": as_json})
     model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
     if sweep:
-        values = [int(v) for v in sweep.split(",") if v.strip()]
+        try:
+            values = [int(v) for v in sweep.split(",") if v.strip()]
+        except ValueError:
+            raise click.UsageError(
+                f"--factor-sweep expects whole numbers separated by commas (e.g. 2,8,32), "
+                f"got {sweep!r}"
+            ) from None
+        if not values:
+            raise click.UsageError("--factor-sweep needs at least one number of factors")
         train, val = random_split(ds.interactions, validation, seed=seed)
         res = factor_sweep(model, train, val, n_factors=values, metric=metric, n_jobs=jobs)
         out = {"metric": res.metric, "table": res.table.to_dict(orient="records"),

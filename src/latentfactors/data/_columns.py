@@ -8,7 +8,7 @@ import numpy as np
 
 from ..exceptions import DataError
 
-__all__ = ["check_columns", "rows_text", "wanted"]
+__all__ = ["arrow_to_numpy", "check_columns", "rows_text", "wanted"]
 
 
 def rows_text(rows: np.ndarray, limit: int = 5) -> str:
@@ -32,3 +32,14 @@ def check_columns(wanted: list[str], found: list[Any], where: str) -> None:
             f"columns found: {', '.join(map(repr, found))}. Name the right columns with "
             "user=, item=, rating=, timestamp=, weight="
         )
+
+
+def arrow_to_numpy(col: Any) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if col.null_count and pa.types.is_integer(col.type):
+        col = pc.cast(col, pa.float64())
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return np.asarray(col.to_pandas(), dtype=object)
+    return col.to_numpy()

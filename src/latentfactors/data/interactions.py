@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from ._columns import arrow_to_numpy as _arrow_to_numpy
 from ._columns import check_columns as _check_columns
 from ._columns import rows_text as _rows_text
 from ._columns import wanted as _wanted
@@ -113,13 +114,19 @@ class Interactions:
         or neither for implicit feedback. ``user_vocab`` / ``item_vocab`` reuse an
         existing mapping (ids outside it raise :class:`UnknownIdError`).
         """
-        columns = {"user": _as_id_array(users), "item": _as_id_array(items)}
+        columns = {"user": _as_id_array(users, "users"), "item": _as_id_array(items, "items")}
         if ratings is not None:
             columns["rating"] = np.asarray(ratings)
         if weights is not None:
             columns["weight"] = np.asarray(weights)
         if timestamps is not None:
             columns["timestamp"] = np.asarray(timestamps)
+        for key, col in columns.items():
+            if col.ndim != 1:
+                raise DataError(
+                    f"{key}s must be one-dimensional (one value per interaction), got shape "
+                    f"{col.shape}"
+                )
         lengths = {k: len(v) for k, v in columns.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"arrays must have the same length; got {lengths}")
@@ -164,7 +171,7 @@ class Interactions:
     @classmethod
     def from_dataframe(
         cls,
-        df: pd.DataFrame,
+        df: Any,
         user: str = "user",
         item: str = "item",
         rating: str | None = None,
@@ -174,7 +181,7 @@ class Interactions:
         duplicates: str = "raise",
         rating_scale: tuple[float, float] | None = None,
     ) -> Interactions:
-        """Build from a pandas DataFrame, naming its columns.
+        """Build from a pandas or polars DataFrame or a pyarrow Table, naming its columns.
 
         No ``rating`` column means implicit feedback (``weight`` optional).
 
@@ -184,11 +191,14 @@ class Interactions:
         >>> Interactions.from_dataframe(df, user="u", item="i", rating="r").n_users
         2
         """
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         wanted = _wanted(user, item, rating, timestamp, weight)
-        _check_columns(wanted, list(df.columns), "the DataFrame")
-        columns = {c: df[c].to_numpy() for c in wanted}
+        if isinstance(df, pd.DataFrame):
+            _check_columns(wanted, list(df.columns), "the DataFrame")
+            columns = {c: df[c].to_numpy() for c in wanted}
+        else:
+            table = _as_arrow_table(df)
+            _check_columns(wanted, list(table.column_names), f"the {type(df).__name__}")
+            columns = {c: _arrow_to_numpy(table.column(c)) for c in wanted}
         return _build(
             columns,
             user=user,
@@ -468,6 +478,15 @@ def _build(
                 )
         else:
             vals = np.ones(n, dtype=np.float64)
+    big = np.abs(vals) > _FLOAT32_MAX
+    if big.any():
+        rows = np.flatnonzero(big)
+        col = rating if rating is not None else weight
+        raise DataError(
+            f"column {col!r} has {len(rows)} value(s) too large for float32 ({locate(rows)}), "
+            f"e.g. {vals[rows[0]]:g}; values are stored as float32 (|x| <= 3.4e38): rescale "
+            "them (a log of play counts, say) first"
+        )
     ts = None
     if timestamp is not None:
         ts = _timestamps(columns[timestamp], timestamp, locate)
@@ -487,17 +506,38 @@ def _build(
     )
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _int64_times(num: np.ndarray, column: str, locate: Callable[[np.ndarray], str]) -> np.ndarray:
+    """Float timestamps as int64, refusing what int64 cannot hold (it would wrap)."""
+    bad = ~(np.abs(num) < 2.0**63)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"column {column!r} has {len(rows)} timestamp(s) outside the int64 range "
+            f"({locate(rows)}), e.g. {num[rows[0]]:g}; timestamps are seconds (or any "
+            "integer clock) that fit in 64 bits"
+        )
+    return num.astype(np.int64)
+
+
 def _timestamps(values: np.ndarray, column: str, locate: Callable[[np.ndarray], str]) -> np.ndarray:
     if values.dtype.kind == "M":
         return values.astype("datetime64[s]").astype(np.int64)
     if values.dtype.kind in "iu":
+        if values.dtype.kind == "u" and len(values) and int(values.max()) > 2**63 - 1:
+            return _int64_times(values.astype(np.float64), column, locate)
         return values.astype(np.int64, copy=False)
     if values.dtype.kind == "f":
-        return _numeric(values, column, locate).astype(np.int64)
+        return _int64_times(_numeric(values, column, locate), column, locate)
     # strings: numbers first, then dates
     num = pd.to_numeric(pd.Series(values), errors="coerce")
     if not num.isna().any():
-        return num.to_numpy().astype(np.int64)
+        num = num.to_numpy()
+        if num.dtype.kind == "f":
+            return _int64_times(num, column, locate)
+        return _timestamps(num, column, locate)
     dt = pd.to_datetime(pd.Series(values), errors="coerce", utc=True)
     bad = np.flatnonzero(dt.isna().to_numpy())
     if len(bad):
@@ -543,7 +583,8 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
         )
         raise DataError(
             f"{len(dup_keys)} duplicate (user, item) pair(s), e.g. {pairs}; choose how to "
-            "merge them with duplicates='last', 'first', 'mean' or 'sum'"
+            "merge them with duplicates='last', 'first', 'mean' or 'sum' (--duplicates on "
+            "the command line)"
         )
     starts = np.flatnonzero(np.concatenate(([True], ~same)))
     ends = np.concatenate((starts[1:], [len(key)])) - 1
@@ -559,3 +600,20 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
     pick = order[starts]
     new_ts = None if ts is None else np.maximum.reduceat(ts[order], starts)
     return u[pick], i[pick], sums, new_ts
+
+
+def _as_arrow_table(df: Any) -> Any:
+    """A pyarrow Table from a pyarrow Table or a polars (or other Arrow-exporting) frame."""
+    import pyarrow as pa
+
+    if isinstance(df, pa.Table):
+        return df
+    if hasattr(df, "to_arrow"):  # polars DataFrame
+        table = df.to_arrow()
+        if isinstance(table, pa.Table):
+            return table
+    if hasattr(df, "__arrow_c_stream__"):
+        return pa.table(df)
+    raise DataError(
+        f"expected a pandas or polars DataFrame or a pyarrow Table, got {type(df).__name__}"
+    )

@@ -56,6 +56,7 @@ def read_path(
     header: bool | None = None,
     implicit: bool = False,
     encoding: str = "utf-8",
+    duplicates: str = "raise",
 ) -> tuple[Dataset, str]:
     """Read ``path`` (a folder, a Parquet file or delimited text); ``(Dataset, note)``.
 
@@ -143,10 +144,10 @@ def read_path(
         )
     kw = dict(user=u, item=i, rating=r, timestamp=t, weight=w)
     if parquet:
-        inter = read_parquet(p, **kw)
+        inter = read_parquet(p, duplicates=duplicates, **kw)
     else:
         inter = read_csv(p, sep=sep, names=names, header=header if names is None else False,
-                         encoding=encoding, **kw)  # fmt: skip
+                         encoding=encoding, duplicates=duplicates, **kw)  # fmt: skip
     if not note and not any(c is not None for c in cols_given):
         found = ", ".join(f"{k}={v!r}" for k, v in kw.items() if v is not None)
         note = f"{p.name}: columns {found}"

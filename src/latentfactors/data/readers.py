@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError
+from ._columns import arrow_to_numpy as _arrow_to_numpy
 from ._columns import check_columns, rows_text, wanted
 from .interactions import Interactions
 
@@ -93,6 +94,11 @@ def read_csv(
     import pyarrow.csv as pacsv
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"{str(path)!r} is a folder, not a file; for a MovieLens or Last.fm folder use "
+            "load_movielens / load_lastfm (or read_path)"
+        )
     if not path.is_file():
         raise DataError(f"no such file: {str(path)!r}")
     if sep is None:
@@ -130,8 +136,13 @@ def read_csv(
         skip_rows=1 if (names is not None and header) else 0,
     )
     parse_opts = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid)
+    # ids are read as text and converted exactly (type inference would read 10**19 or a
+    # mix of big and small integers as floats, merging 2**53 and 2**53 + 1)
+    id_cols = _id_columns(path, sep, encoding, names, header, user, item)
+    convert_opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in id_cols})
     try:
-        table = pacsv.read_csv(source, read_options=read_opts, parse_options=parse_opts)
+        table = pacsv.read_csv(source, read_options=read_opts, parse_options=parse_opts,
+                               convert_options=convert_opts)  # fmt: skip
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise DataError(f"{path.name} is empty; interactions need at least one row") from None
@@ -172,7 +183,10 @@ def read_csv(
             "or pass names=[...]"
         )
     check_columns(cols, col_names, path.name)
-    columns = {c: _arrow_to_numpy(table.column(c)) for c in cols}
+    columns = {
+        c: _exact_ids(table.column(c)) if c in id_cols else _arrow_to_numpy(table.column(c))
+        for c in cols
+    }
     first_data_line = 2 if header else 1
 
     def locate(rows: np.ndarray) -> str:
@@ -238,15 +252,49 @@ def read_parquet(
     )
 
 
-def _arrow_to_numpy(col: Any) -> np.ndarray:
+def _id_columns(path: Path, sep: str, encoding: str, names: Any, header: bool,
+                *given: Any) -> set[str]:  # fmt: skip
+    """Names pyarrow will give the user and item columns (to read them as text)."""
+    if names is not None:
+        cols = list(names)
+    else:
+        with open(path, encoding=encoding, errors="replace") as fh:
+            first = fh.readline().lstrip("\ufeff").rstrip("\r\n")
+        fields = first.split(sep)
+        cols = [f.strip() for f in fields] if header else [f"f{k}" for k in range(len(fields))]
+    out = set()
+    for g in given:
+        if isinstance(g, str) and g in cols:
+            out.add(g)
+        elif isinstance(g, (int, np.integer)) and 0 <= int(g) < len(cols):
+            out.add(cols[int(g)])
+    return out
+
+
+def _exact_ids(col: Any) -> np.ndarray:
+    """An id column read as text: integers exactly (int64, or Python ints past its
+    range), else floats when every id is a number, else the strings."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if col.null_count and pa.types.is_integer(col.type):
-        col = pc.cast(col, pa.float64())
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        return np.asarray(col.to_pandas(), dtype=object)
-    return col.to_numpy()
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return _arrow_to_numpy(col)
+    if col.null_count:
+        return np.asarray(col.to_pandas(), dtype=object)  # reported as missing ids later
+    text = pc.utf8_trim_whitespace(col)
+    if len(text) and pc.all(pc.match_substring_regex(text, r"^[+-]?[0-9]+$")).as_py():
+        lengths = pc.utf8_length(text)
+        if pc.max(lengths).as_py() <= 18:
+            return pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+        from .vocabulary import _as_id_array
+
+        return _as_id_array([int(v) for v in text.to_pylist()])
+    if len(text):
+        try:
+            return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return np.asarray(col.to_pandas(), dtype=object)
 
 
 def _find_line(path: Path, text: str, sep: str, encoding: str) -> int | None:

@@ -13,24 +13,73 @@ from ..exceptions import DataError, UnknownIdError
 __all__ = ["Vocabulary"]
 
 
-def _as_id_array(values: Any) -> np.ndarray:
-    """Turn raw ids (list, numpy, pandas, pyarrow, scalar) into a 1-D numpy array."""
+_INT64_MAX = 2**63 - 1
+
+
+def show_id(value: Any) -> str:
+    """An id as people write it: ``5`` or ``'alice'``, not ``np.uint64(5)``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _exact_ints(items: list) -> np.ndarray | None:
+    """Python / NumPy integers as int64 when they fit, else as an object array of exact
+    Python ints (never wrapped, never turned into floats); None if not all integers."""
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+               for v in items):  # fmt: skip
+        return None
+    values = [int(v) for v in items]
+    if all(-(2**63) <= v <= _INT64_MAX for v in values):
+        return np.array(values, dtype=np.int64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _as_id_array(values: Any, what: str = "ids") -> np.ndarray:
+    """Turn raw ids (list, numpy, pandas, pyarrow, polars, scalar) into a 1-D numpy array,
+    keeping every id exactly as given (big integers stay exact, mixed types stay mixed)."""
     if isinstance(values, np.ndarray):
         arr = values
     elif isinstance(values, (pd.Series, pd.Index)):
         arr = values.to_numpy()
     elif hasattr(values, "to_numpy") and not isinstance(values, (str, bytes)):
-        arr = np.asarray(values.to_numpy(zero_copy_only=False))
+        try:
+            arr = np.asarray(values.to_numpy(zero_copy_only=False))
+        except TypeError:  # polars and others take no zero_copy_only
+            arr = np.asarray(values.to_numpy())
     elif isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        arr = np.asarray([values])
+        items = [values]
+        arr = _exact_ints(items)
+        if arr is None:
+            arr = np.empty(1, dtype=object)
+            arr[0] = values
     else:
         items = list(values)
-        arr = np.asarray(items)
-        if arr.dtype.kind in "US":  # keep strings exact (numpy strips trailing NULs)
-            arr = np.empty(len(items), dtype=object)
-            arr[:] = items
+        arr = _exact_ints(items) if items else None
+        if arr is None:
+            try:
+                arr = np.asarray(items)
+            except ValueError:  # ragged nesting
+                raise DataError(f"{what} must be a flat list of ids") from None
+            has_int = arr.dtype.kind == "f" and any(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
+            )
+            if arr.ndim == 1 and (arr.dtype.kind in "US" or has_int):
+                # keep the ids as given: numpy strips trailing NULs from strings, turns
+                # [1, "a"] into strings and [1, 2.5] into floats
+                arr = np.empty(len(items), dtype=object)
+                arr[:] = items
     if arr.ndim != 1:
-        arr = arr.reshape(-1)
+        raise DataError(
+            f"{what} must be one-dimensional (one id per interaction), got an array of shape "
+            f"{arr.shape}; flatten it yourself if that is what you mean"
+        )
+    if arr.dtype.kind == "u" and len(arr) and int(arr.max()) > _INT64_MAX:
+        exact = np.empty(len(arr), dtype=object)
+        exact[:] = [int(v) for v in arr.tolist()]
+        arr = exact
     if arr.dtype.kind == "U":  # numpy fixed-width strings behave badly in pandas indexes
         arr = arr.astype(object)
     return arr
@@ -61,7 +110,7 @@ class Vocabulary:
 
     def __init__(self, ids: Any, name: str = "id") -> None:
         arr = _as_id_array(ids)
-        if arr.dtype.kind in "iu":
+        if arr.dtype.kind in "iu":  # _as_id_array left only values that fit
             arr = arr.astype(np.int64, copy=False)
         self._ids = arr
         self._ids.setflags(write=False)
@@ -122,7 +171,7 @@ class Vocabulary:
         if missing == "raise":
             unknown = out < 0
             if unknown.any():
-                examples = ", ".join(repr(x) for x in arr[unknown][:5].tolist())
+                examples = ", ".join(show_id(x) for x in arr[unknown][:5].tolist())
                 raise UnknownIdError(
                     f"{int(unknown.sum())} unknown {self.name} id(s): {examples}"
                     f" (the vocabulary has {len(self)} {self.name}s)"

@@ -60,9 +60,10 @@ class EvaluationResult:
         return pd.DataFrame([self.to_dict()])
 
 
-def _default_metrics(model, k: int) -> list[str]:
+def _default_metrics(model, test, k: int) -> list[str]:
     ranking = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"map@{k}"]
-    return (["rmse", "mae"] if model.data_kind == "explicit" else []) + ranking
+    rated = model.data_kind == "explicit" and test.kind == "explicit"
+    return (["rmse", "mae"] if rated else []) + ranking
 
 
 def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
@@ -85,7 +86,8 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
     metrics : list of str, optional
         Names like ``"rmse"``, ``"mae"``, ``"ndcg"`` (at ``k``), ``"recall@20"``,
         ``"auc"``, ``"coverage@10"``, ``"mean_popularity@10"``. Default: RMSE and MAE
-        for rating models, and precision, recall, NDCG and MAP at ``k`` for all.
+        for rating models on rated test data, and precision, recall, NDCG and MAP at
+        ``k`` for all.
 
     Returns
     -------
@@ -111,7 +113,7 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
         raise DataError(f"test must be an Interactions container, got {type(test).__name__}")
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k={k!r} is invalid; expected an integer >= 1")
-    wanted = [parse_metric(m, k) for m in (metrics or _default_metrics(model, k))]
+    wanted = [parse_metric(m, k) for m in (metrics or _default_metrics(model, test, k))]
     u = model.users_.index(test.users.ids(test.user_ids), missing="ignore")
     i = model.items_.index(test.items.ids(test.item_ids), missing="ignore")
     skipped = {}
@@ -127,6 +129,12 @@ def evaluate(model: Any, test: Any, train: Any = None, k: int = 10,
             raise InvalidParameterError(
                 f"{type(model).__name__} predicts preference scores, not ratings; use ranking "
                 "metrics (ndcg, recall, ...) for implicit-feedback models"
+            )
+        if test.kind != "explicit":
+            raise DataError(
+                "the test data has no ratings (it was read as implicit feedback), so RMSE and "
+                "MAE cannot be computed; read it with its rating column (rating=... or "
+                "--rating-col), or ask for ranking metrics only"
             )
         pred = model.predict(model.users_.ids(uk), model.items_.ids(ik)) if len(uk) else []
         rmse, mae = rmse_mae(pred, rk) if len(uk) else (float("nan"), float("nan"))

@@ -180,6 +180,11 @@ def divergence_message(model: FactorModel, epoch: int, what: str) -> str:
     hints = [f"{p}={params[p]!r}" for p in ("lr", "reg", "init_std") if p in params]
     hint = f" (now {', '.join(hints)})" if hints else ""
     fix = "lower lr or raise reg" if "lr" in params else "raise reg"
+    k = params.get("n_factors")
+    sizes = getattr(model, "_fit_sizes", None)
+    if isinstance(k, int) and sizes and k > min(sizes):
+        fix = (f"use fewer factors: n_factors={k} exceeds the {min(sizes)} "
+               f"{'users' if sizes[0] <= sizes[1] else 'items'} of the data; or {fix}")  # fmt: skip
     return (
         f"{type(model).__name__} diverged in epoch {epoch}: {what} (the factors "
         f"overflowed); {fix}{hint} and fit again"

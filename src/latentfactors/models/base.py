@@ -51,6 +51,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _physical_memory() -> int:
+    """Bytes of physical memory (0 when unknown)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 def _user_attr(name: str, doc: str):
     def get(self):
         st = self.__dict__.get("_ustate")
@@ -255,6 +265,20 @@ class FactorModel(RecommendMixin, FoldInMixin):
             )
         return train
 
+    def _check_size(self, n_users: int, n_items: int) -> None:
+        """Refuse factor matrices that cannot fit in memory, before allocating them."""
+        k = getattr(self, "n_factors", None)
+        if not isinstance(k, int):
+            return
+        need = 4 * k * (n_users + n_items) * 3  # factors, a copy in the trainer, scratch
+        total = _physical_memory()
+        if total and need > total:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: n_factors={k} needs about {need / 2**30:.1f} GiB for "
+                f"the factors of {n_users:,} users and {n_items:,} items, more than this "
+                f"machine's {total / 2**30:.1f} GiB; use fewer factors"
+            )
+
     def fit(
         self,
         train: Interactions,
@@ -284,6 +308,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
         """
         self._check_params()
         data = self._check_data(train)
+        self._check_size(data.n_users, data.n_items)
+        self._fit_sizes = (data.n_users, data.n_items)
         cbs = as_callbacks(callbacks)
         val_metric = parse_validation_metric(self, validation_metric)
         seed = self.random_state if getattr(self, "random_state", None) is not None else None

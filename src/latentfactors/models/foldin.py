@@ -126,6 +126,18 @@ class FoldInMixin:
         )  # fmt: skip
         csr.sum_duplicates()
         csr.sort_indices()
+        empty = np.flatnonzero(np.diff(csr.indptr) == 0)
+        if len(empty):
+            from ..data.vocabulary import show_id
+
+            raw = interactions.users.raw[present[empty]]
+            shown = ", ".join(show_id(u) for u in raw[:5].tolist())
+            raise DataError(
+                f"fold_in: {len(empty)} user(s) ({shown}) have no item this model knows (all "
+                "their items are new to it), so nothing can be learned about them; leave them "
+                "out, or give them popular items (model.item_counts_) until they interact "
+                "with known ones"
+            )
         vectors, factors, bias = self._fold_in_solve(csr)
         fold = FoldIn(
             interactions.users.raw[present], np.ascontiguousarray(vectors, np.float32),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_int
-from ..data.vocabulary import _as_id_array
+from ..data.vocabulary import _as_id_array, show_id
 from ..exceptions import InvalidParameterError, UnknownIdError
 from . import scoring
 
@@ -53,7 +53,7 @@ class RecommendMixin:
         idx = st.users.index([user], missing="ignore")[0]
         if idx < 0:
             raise UnknownIdError(
-                f"user {user!r} is not known to this model (not in its training data); fold "
+                f"user {show_id(user)} is not known to this model (not in its training data); fold "
                 "the user in first with model.fold_in(interactions), which computes their "
                 "factors from their interactions without retraining"
             )
@@ -75,7 +75,7 @@ class RecommendMixin:
         idx = self.items_.index([item], missing="ignore")[0]
         if idx < 0:
             raise UnknownIdError(
-                f"item {item!r} is not known to this model (not in its training data); pass "
+                f"item {show_id(item)} is not known to this model (not in its training data); pass "
                 "a raw item id from the training data"
             )
         return int(idx)

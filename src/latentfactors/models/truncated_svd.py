@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ..exceptions import InvalidParameterError
+from ..exceptions import DataError, InvalidParameterError
 from .base import FactorModel, Trainer
 
 __all__ = ["TruncatedSVD"]
@@ -143,13 +143,25 @@ class _TSVDTrainer(Trainer):
                 bu = np.bincount(u, weights=resid - bi[i], minlength=d.n_users) / den_u
             self.bu[:], self.bi[:] = bu, bi
             resid = resid - bu[u] - bi[i]
+        if not np.any(np.abs(resid) > 1e-12 * max(1.0, float(np.abs(d.values).max()))):
+            raise DataError(
+                "TruncatedSVD: once the mean and the biases are removed nothing is left to "
+                "factor (the ratings are all equal, or fully explained by the biases); "
+                "Baseline fits such data exactly"
+            )
         R = sp.csr_matrix((resid, (u, i)), shape=d.shape)
         k = int(m.n_factors)
         if m.solver == "arpack":
-            from scipy.sparse.linalg import svds
+            from scipy.sparse.linalg import ArpackError, svds
 
             v0 = np.random.default_rng(self.seed).uniform(-1, 1, min(d.shape))
-            U, S, Vt = svds(R, k=k, v0=v0)
+            try:
+                U, S, Vt = svds(R, k=k, v0=v0)
+            except ArpackError as exc:
+                raise DataError(
+                    f"TruncatedSVD: ARPACK could not factor the residuals ({exc}); try "
+                    "solver='randomized' or fewer factors"
+                ) from None
         else:
             from sklearn.utils.extmath import randomized_svd
 
