@@ -506,3 +506,30 @@ def test_from_arrays_fuzz_is_exact_or_a_data_error(rows):
         return
     assert set(data.users.raw.tolist()) == set(users)  # no id changed, merged or wrapped
     assert np.isfinite(data.values).all()
+
+
+def test_arrow_and_polars_frames_are_read_directly():
+    import pyarrow as pa
+
+    table = pa.table({"user": [1, 2, 2], "item": ["a", "b", "a"], "rating": [5.0, 3.0, 4.0]})
+    data = Interactions.from_dataframe(table, rating="rating")
+    assert data.kind == "explicit" and data.n_users == 2
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"u": [1, 2, 2], "i": ["a", "b", "a"], "w": [5.0, 3.0, 4.0]})
+    data = Interactions.from_dataframe(frame, user="u", item="i", weight="w")
+    assert data.kind == "implicit" and sorted(data.items.raw.tolist()) == ["a", "b"]
+    with pytest.raises(DataError, match=r"column\(s\) 'rating' not found in the DataFrame"):
+        Interactions.from_dataframe(frame, user="u", item="i", rating="rating")
+
+
+def test_messages_that_point_the_right_way(tmp_path):
+    with pytest.raises(DataError, match="is a folder, not a file; for a MovieLens"):
+        read_csv(tmp_path)
+    data = make_synthetic(30, 20, 300, seed=0).interactions
+    with pytest.raises(lf.DivergenceError, match=r"use fewer factors: n_factors=100000 exceeds "
+                       r"the \d+ items"):  # fmt: skip
+        lf.SVD(n_factors=100_000, n_epochs=3, random_state=0).fit(data)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("user,item,rating\n1,1,3\n1,1,4\n")
+    with pytest.raises(DataError, match="--duplicates on the command line"):
+        read_csv(dup)
