@@ -91,3 +91,26 @@ def test_without_state_live_users_are_in_memory(svd_path, token_file, server_fac
     s.stop()
     s.start()
     assert s.client.get("/users/tmp/recommendations").status_code == 404
+
+
+def test_deleted_training_user_stays_deleted_after_posting_and_restart(
+    svd_path, token_file, server_factory, tmp_path
+):
+    import latentfactors as lf
+
+    state = tmp_path / "state"
+    s = server_factory(
+        svd_path, "--state", str(state), "--token-file", str(token_file), workdir=tmp_path
+    )
+    assert s.client.delete("/users/10", headers=auth()).status_code == 200
+    r = s.client.post(
+        "/users/10/interactions", json={"items": [50], "ratings": [5]}, headers=auth()
+    )
+    assert r.status_code == 201
+    first = _recs(s, 10)
+    model = lf.load(svd_path)
+    fold = model.fold_in(lf.Interactions.from_arrays([10], [50], ratings=[5.0]), update=False)
+    assert first["items"] == model.recommend_for(fold, 10)[0].tolist()  # no training history
+    s.kill9()
+    s.start()
+    assert _recs(s, 10)["items"] == first["items"]

@@ -14,6 +14,8 @@ throughput where the last second of writes on a power loss is acceptable.
 Raw ids are stored as JSON text, so integer and string ids keep their type. A deleted
 user's events are removed (right to be forgotten) and only the id stays, in
 ``forgotten``, so that a training user deleted here stays hidden from the loaded model
+(their training row is never used again: interactions they post afterwards start a new
+history)
 until the next refit leaves them out. ``changes`` is an append-only list of the users
 each write touched; another process (a second worker) reads it to catch up.
 """
@@ -108,7 +110,6 @@ class EventLog:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 cur.executemany("INSERT INTO events (user, item, value, ts) VALUES (?,?,?,?)", rows)
-                cur.execute("DELETE FROM forgotten WHERE user=?", (u,))
                 cur.execute("INSERT INTO changes (user) VALUES (?)", (u,))
                 seq = cur.lastrowid
                 cur.execute("COMMIT")

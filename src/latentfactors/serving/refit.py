@@ -2,8 +2,8 @@
 
 The stored interactions come from the service's SQLite log (``--state``); a stored
 (user, item) pair replaces the same pair in the data (explicit: the newer rating wins;
-implicit: the weights add up), and every user deleted through ``DELETE /users/{user}``
-is left out entirely, training rows included.
+implicit: the weights add up), and the training rows of every user deleted through
+``DELETE /users/{user}`` are left out (what they posted after the deletion is kept).
 """
 
 from __future__ import annotations
@@ -40,15 +40,13 @@ def with_stored_interactions(interactions: Any, log: EventLog) -> tuple[Any, dic
     )
     if explicit and extra[col].isna().any():
         raise DataError("the stored interactions have no ratings; refit an implicit model")
-    both = pd.concat(
-        [df[["user", "item", col]].astype({"user": object, "item": object}), extra],
-        ignore_index=True,
-    )
+    base = df[["user", "item", col]].astype({"user": object, "item": object})
     n_dropped = 0
-    if forgotten:
-        gone = both["user"].isin(list(forgotten))
+    if forgotten:  # deleted users' training rows go; what they posted since stays
+        gone = base["user"].isin(list(forgotten))
         n_dropped = int(gone.sum())
-        both = both[~gone]
+        base = base[~gone]
+    both = pd.concat([base, extra], ignore_index=True)
     kw = {"ratings": both[col].to_numpy()} if explicit else {"weights": both[col].to_numpy()}
     out = Interactions.from_arrays(
         both["user"].to_numpy(object),

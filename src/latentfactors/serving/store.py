@@ -333,8 +333,7 @@ class Service:
                 live[user] = folded[user]
             else:
                 live.pop(user, None)
-            forgotten = snap.forgotten - {user} if user in snap.forgotten else snap.forgotten
-            self._current = replace(snap, live=live, forgotten=forgotten, _cache={})
+            self._current = replace(snap, live=live, _cache={})
         return {
             "user": user,
             "accepted": len(items),
