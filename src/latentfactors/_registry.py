@@ -31,6 +31,7 @@ MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("truncated-svd", "TruncatedSVD", "latentfactors.models.truncated_svd"),
     ModelEntry("implicit-als", "ImplicitALS", "latentfactors.models.implicit_als"),
     ModelEntry("bpr", "BPR", "latentfactors.models.bpr"),
+    ModelEntry("bayesian-mf", "BayesianMF", "latentfactors.models.bayesian"),
     ModelEntry("popularity", "Popularity", "latentfactors.models.popularity"),
 )
 

@@ -3,6 +3,7 @@
 from .als import ALS
 from .base import FactorModel
 from .baseline import Baseline
+from .bayesian import BayesianMF
 from .bpr import BPR
 from .callbacks import Callback, EarlyStopping
 from .foldin import FoldIn
@@ -20,6 +21,7 @@ __all__ = [
     "NMF",
     "SVD",
     "Baseline",
+    "BayesianMF",
     "Callback",
     "EarlyStopping",
     "Explanation",
