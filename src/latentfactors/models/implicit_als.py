@@ -28,10 +28,24 @@ class ImplicitALS(ImplicitModel):
     n_factors : int, default 64
     n_epochs : int, default 15
     reg : float, default 30.0
-        L2 regularization ``lambda`` (not scaled by counts). Far above the ``implicit``
-        library's 0.01: with 50-64 factors, 30 ranked best among 1-300 on MovieLens
-        100K (NDCG@10 0.44 vs 0.39 at 1) and Last.fm 2K, and avoided the overfitting
-        that small values showed on sparse synthetic data (see ``benchmarks/``).
+        L2 regularization ``lambda`` (not scaled by counts unless ``reg_scaling`` says
+        so). Far above the ``implicit`` library's 0.01: with 50-64 factors, 30 ranked
+        best among 1-300 on MovieLens 100K (NDCG@10 0.44 vs 0.39 at 1) and Last.fm 2K,
+        and avoided the overfitting that small values showed on sparse synthetic data
+        (see ``benchmarks/``).
+    reg_scaling : {"none", "frequency"}, default "none"
+        ``"frequency"``: the penalty of each row is scaled by its count and the
+        catalogue size, as in Rendle et al. (2021), "Revisiting the Performance of iALS
+        on Item Recommendation Benchmarks": user ``u`` gets ``reg * (n_u + reg_alpha0 *
+        n_items) ** reg_nu`` and item ``i`` gets ``reg * (n_i + reg_alpha0 * n_users) **
+        reg_nu``, with ``n_u`` / ``n_i`` the row's interactions. In training, fold-in and
+        explain. ``reg`` is then per unit of weight, so it wants far smaller values
+        than the unscaled default (the paper's are around 1e-3 to 1e-1 with ``nu = 1``).
+    reg_alpha0 : float, default 1.0
+        The paper's ``alpha0``: the weight of the unobserved cells relative to the
+        observed ones (ours have weight 1, as the unobserved cells do).
+    reg_nu : float, default 1.0
+        The paper's exponent ``nu``; 0 gives the unscaled penalty ``reg``.
     alpha : float, default 1.0
         Confidence scale: ``c = 1 + alpha * r`` or ``1 + alpha * log(1 + r / epsilon)``.
     confidence : {"log", "linear"}, default "log"
@@ -68,6 +82,9 @@ class ImplicitALS(ImplicitModel):
         reg: float = 30.0,
         alpha: float = 1.0,
         *,
+        reg_scaling: str = "none",
+        reg_alpha0: float = 1.0,
+        reg_nu: float = 1.0,
         confidence: str = "log",
         epsilon: float = 1.0,
         solver: str = "cg",
@@ -82,6 +99,9 @@ class ImplicitALS(ImplicitModel):
         self.n_epochs = n_epochs
         self.reg = reg
         self.alpha = alpha
+        self.reg_scaling = reg_scaling
+        self.reg_alpha0 = reg_alpha0
+        self.reg_nu = reg_nu
         self.confidence = confidence
         self.epsilon = epsilon
         self.solver = solver
@@ -98,6 +118,9 @@ class ImplicitALS(ImplicitModel):
         check_int(name, "n_epochs", self.n_epochs, 1)
         check_float(name, "reg", self.reg, 0.0)
         check_float(name, "alpha", self.alpha, 0.0)
+        check_choice(name, "reg_scaling", self.reg_scaling, ("none", "frequency"))
+        check_float(name, "reg_alpha0", self.reg_alpha0, 0.0)
+        check_float(name, "reg_nu", self.reg_nu, 0.0)
         check_choice(name, "confidence", self.confidence, ("linear", "log"))
         check_float(name, "epsilon", self.epsilon, 0.0, low_open=True)
         check_choice(name, "solver", self.solver, ("cg", "cholesky"))
@@ -107,6 +130,15 @@ class ImplicitALS(ImplicitModel):
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
 
+    def _row_reg(self, counts: np.ndarray, n_other: int) -> np.ndarray | None:
+        """Per-row penalties ``reg * (n + alpha0 * n_other) ** nu`` (float32), or None
+        when the penalty is not scaled."""
+        if self.reg_scaling == "none":
+            return None
+        n = np.asarray(counts, dtype=np.float64)
+        lam = float(self.reg) * (n + float(self.reg_alpha0) * n_other) ** float(self.reg_nu)
+        return lam.astype(np.float32)
+
     def _conf(self, values: np.ndarray) -> np.ndarray:
         return confidence(values, self.confidence, float(self.alpha), float(self.epsilon))
 
@@ -115,24 +147,26 @@ class ImplicitALS(ImplicitModel):
 
     # -------------------------------------------------------------- fold-in, explain
     def _gram(self) -> np.ndarray:
-        """``Y^T Y + reg I`` of the fitted item factors, computed once and cached."""
+        """``Y^T Y + reg I`` of the fitted item factors (``Y^T Y`` alone when the penalty
+        is scaled per row), computed once and cached."""
         Y = self.item_factors_
         cached = getattr(self, "_gram_cache", None)
         if cached is None or cached[0] is not Y:
-            gram = Y.T.astype(np.float64) @ Y + float(self.reg) * np.eye(Y.shape[1])
+            reg = float(self.reg) if self.reg_scaling == "none" else 0.0
+            gram = Y.T.astype(np.float64) @ Y + reg * np.eye(Y.shape[1])
             cached = (Y, gram.astype(np.float32))
             self._gram_cache = cached
         return cached[1]
 
     def _fold_in_solve(self, csr):
         """The exact ALS user update against the final item factors."""
-        from ..kernels.ials import ials_solve_rows
+        from ..kernels.ials import ials_solve_rows, ials_solve_rows_reg
 
         view = self._implicit_view_csr(csr)
-        X = ials_solve_rows(
-            view.indptr.astype(np.int64), view.indices.astype(np.int32), self._conf(view.data),
-            self.item_factors_, self._gram(),
-        )  # fmt: skip
+        args = (view.indptr.astype(np.int64), view.indices.astype(np.int32),
+                self._conf(view.data), self.item_factors_, self._gram())  # fmt: skip
+        lam = self._row_reg(np.diff(view.indptr), self.item_factors_.shape[0])
+        X = ials_solve_rows(*args) if lam is None else ials_solve_rows_reg(*args, lam)
         return X, X, np.zeros(csr.shape[0], dtype=np.float32)
 
     def explain(self, user: Any, item: Any) -> Explanation:
@@ -155,6 +189,9 @@ class ImplicitALS(ImplicitModel):
         conf = self._conf(view.data).astype(np.float64)
         Yu = Y[view.indices]
         A = self._gram().astype(np.float64) + (Yu.T * (conf - 1.0)) @ Yu
+        lam = self._row_reg(np.array([len(view.indices)]), Y.shape[0])
+        if lam is not None:
+            A += float(lam[0]) * np.eye(Y.shape[1])
         w = np.linalg.solve(A, Y[i])
         contrib = conf * (Yu @ w)
         parts = pd.DataFrame(
@@ -187,26 +224,39 @@ class _IALSTrainer(Trainer):
         self.cg_steps = int(model.cg_steps)
         self.compute_loss = bool(model.compute_loss)
         self.reports_loss = self.compute_loss
-        self.eye = np.eye(f, dtype=np.float32) * self.reg
+        self.u_reg = model._row_reg(np.diff(self.u_ptr), data.n_items)
+        self.i_reg = model._row_reg(np.diff(self.i_ptr), data.n_users)
+        scaled = self.u_reg is not None
+        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if scaled else self.reg)
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
 
-    def _half(self, ptr, idx, conf, X, Y) -> None:
+    def _half(self, ptr, idx, conf, X, Y, lam=None) -> None:
         YtY = Y.T @ Y + self.eye
-        if self.solver == "cg":
-            self.k.ials_cg_step(ptr, idx, conf, X, Y, YtY, self.cg_steps)
+        if lam is None:
+            if self.solver == "cg":
+                self.k.ials_cg_step(ptr, idx, conf, X, Y, YtY, self.cg_steps)
+            else:
+                self.k.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
+        elif self.solver == "cg":
+            self.k.ials_cg_step_rows(ptr, idx, conf, X, Y, YtY, lam, self.cg_steps)
         else:
-            self.k.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
+            self.k.ials_cholesky_step_rows(ptr, idx, conf, X, Y, YtY, lam)
 
     def epoch(self, epoch: int) -> float:
         # items first, then users: the final user factors are the exact (or CG) solve
         # against the final item factors, which is what fold-in computes for new users
-        self._half(self.i_ptr, self.i_idx, self.i_conf, self.Y, self.X)
-        self._half(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y)
+        self._half(self.i_ptr, self.i_idx, self.i_conf, self.Y, self.X, self.i_reg)
+        self._half(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y, self.u_reg)
         if not self.compute_loss:
             return float("nan")
-        return float(self.k.ials_loss(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y,
-                                      float(self.reg)))  # fmt: skip
+        if self.u_reg is None:
+            return float(self.k.ials_loss(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y,
+                                          float(self.reg)))  # fmt: skip
+        loss = float(self.k.ials_loss(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y, 0.0))
+        pen = float(self.u_reg @ np.einsum("ij,ij->i", self.X, self.X, dtype=np.float64))
+        pen += float(self.i_reg @ np.einsum("ij,ij->i", self.Y, self.Y, dtype=np.float64))
+        return loss + pen / max(len(self.u_idx), 1)
 
     def arrays(self) -> dict[str, Any]:
         return {"user_factors": self.X, "item_factors": self.Y, "user_bias": self.zeros_u,
