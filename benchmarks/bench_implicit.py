@@ -210,9 +210,10 @@ def recommend_all_scale(n_users, n_items, k, rows):
     syn = lf.make_synthetic(n_users, n_items, n_users * 20, implicit=True, seed=0)
     data = syn.interactions
     model = lf.ImplicitALS(n_factors=k, n_epochs=1, n_threads=THREADS, random_state=0).fit(data)
-    model.user_factors_ = rng.standard_normal(model.user_factors_.shape).astype(np.float32)
-    model.user_vectors_ = model.user_factors_
-    model.item_factors_[:] = rng.standard_normal(model.item_factors_.shape)
+    state = model.get_state()  # random factors of the same shapes
+    state["user_factors"] = rng.standard_normal(model.user_factors_.shape).astype(np.float32)
+    state["item_factors"] = rng.standard_normal(model.item_factors_.shape).astype(np.float32)
+    model.set_state(state)
     with RSSSampler() as mem:
         _, ours_s = ours_top(model)
     entry = {"users": data.n_users, "items": data.n_items, "k": k, "ours_s": ours_s,
