@@ -98,7 +98,7 @@ def run(label: str, sizes: list[int]) -> dict:
         row["recommend_one"] = timed(lambda m=model: m.recommend(7, n=10), 50)
         row["similar_items"] = timed(lambda m=model: m.similar_items(11, n=10), 30)
 
-        def new_user(m=model):
+        def new_user(counter=counter, rng=rng, n_items=n_items):
             uid = f"new{next(counter)}"
             items = rng.choice(n_items, 50, replace=False)
             return lf.Interactions.from_arrays([uid] * 50, items, ratings=np.full(50, 4.0))
