@@ -97,7 +97,7 @@ def test_als_epoch_is_item_then_user_half_step(one_thread, weighted, biased):
     (targets ``r - mu - b_other``, penalties ``reg * n`` when weighted)."""
     data = make_synthetic(60, 40, 900, rank=3, seed=3).interactions
     params = dict(n_factors=4, reg=0.08, reg_bias=0.03, weighted=weighted, biased=biased,
-                  random_state=1)  # fmt: skip
+                  solver="exact", random_state=1)  # fmt: skip
     before = ALS(n_epochs=2, **params).fit(data)
     after = ALS(n_epochs=3, **params).fit(data)
     mu = data.global_mean
@@ -122,3 +122,89 @@ def test_als_epoch_is_item_then_user_half_step(one_thread, weighted, biased):
     sse = ref.residual_sse(csr.indptr, csr.indices, csr.data, after.user_factors_,
                            after.item_factors_, after.user_bias_, after.item_bias_, mu)  # fmt: skip
     assert after.history_["train_rmse"][-1] == pytest.approx(np.sqrt(sse / len(data)), rel=1e-4)
+
+
+def ridge_cg_reference(ptr, idx, targets, Q, X0, B0, lam_f, lam_b, fit_bias, steps):
+    """The obvious NumPy twin of ``ridge_cg_rows``: plain CG on the formed system."""
+    X, B = X0.astype(np.float64).copy(), B0.astype(np.float64).copy()
+    k = Q.shape[1]
+    for u in range(len(ptr) - 1):
+        cols, t = idx[ptr[u] : ptr[u + 1]], targets[ptr[u] : ptr[u + 1]]
+        if len(cols) == 0:
+            continue
+        Z = Q[cols].astype(np.float64)
+        if fit_bias:
+            Z = np.hstack([Z, np.ones((len(cols), 1))])
+        lam = np.full(Z.shape[1], lam_f[u])
+        if fit_bias:
+            lam[k] = lam_b[u]
+        A = Z.T @ Z + np.diag(lam)
+        w = np.concatenate([X[u], [B[u]]]) if fit_bias else X[u].copy()
+        r = Z.T @ t - A @ w
+        p, rs = r.copy(), r @ r
+        for _ in range(steps):
+            if rs < 1e-30:
+                break
+            ap = A @ p
+            alpha = rs / (p @ ap)
+            w, r = w + alpha * p, r - alpha * ap
+            rs, rs_old = r @ r, rs
+            p = r + (rs / rs_old) * p
+        X[u] = w[:k]
+        if fit_bias:
+            B[u] = w[k]
+    return X, B
+
+
+@pytest.mark.parametrize("fit_bias", [True, False])
+@pytest.mark.parametrize("steps", [1, 3])
+def test_ridge_cg_rows_matches_reference(one_thread, fit_bias, steps):
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=4)
+    rng = np.random.default_rng(5)
+    X0 = rng.standard_normal((len(ptr) - 1, Q.shape[1])).astype(np.float32) * 0.1
+    B0 = rng.standard_normal(len(ptr) - 1).astype(np.float32) * 0.1
+    X, B = X0.copy(), B0.copy()
+    ridge.ridge_cg_rows(ptr, idx, targets, Q, X, B, lam_f, lam_b, fit_bias, steps)
+    X2, B2 = ridge_cg_reference(ptr, idx, targets, Q, X0, B0, lam_f, lam_b, fit_bias, steps)
+    np.testing.assert_allclose(X, X2, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(B, B2, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(X[3], X0[3])  # a row without ratings is left as it was
+    assert not np.array_equal(X, X0)
+
+
+def test_ridge_cg_rows_converges_to_the_exact_solve(one_thread):
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=6)
+    X = np.zeros((len(ptr) - 1, Q.shape[1]), np.float32)
+    B = np.zeros(len(ptr) - 1, np.float32)
+    ridge.ridge_cg_rows(ptr, idx, targets, Q, X, B, lam_f, lam_b, True, Q.shape[1] + 5)
+    Xe, Be = ridge.ridge_rows(ptr, idx, targets, Q, lam_f, lam_b, True)
+    np.testing.assert_allclose(X, Xe, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(B, Be, rtol=1e-3, atol=1e-4)
+
+
+def test_ridge_cg_rows_same_bits_on_one_and_two_threads():
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=7, n_rows=300, n_cols=80, k=8)
+    before = numba.get_num_threads()
+    out = {}
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            X = np.full((len(ptr) - 1, Q.shape[1]), 0.01, np.float32)
+            B = np.zeros(len(ptr) - 1, np.float32)
+            ridge.ridge_cg_rows(ptr, idx, targets, Q, X, B, lam_f, lam_b, True, 3)
+            out[n] = (X, B)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(out[1][0], out[2][0]) and np.array_equal(out[1][1], out[2][1])
+
+
+def test_als_cg_and_exact_reach_the_same_error(ml100k):
+    from latentfactors.data import random_split
+    from latentfactors.evaluation import evaluate
+
+    train, test = random_split(ml100k.interactions, 0.2, seed=0)
+    got = {}
+    for solver in ("cg", "exact"):
+        model = ALS(n_factors=20, n_epochs=8, solver=solver, random_state=0).fit(train)
+        got[solver] = evaluate(model, test, metrics=["rmse"]).metrics["rmse"]
+    assert got["cg"] == pytest.approx(got["exact"], abs=0.003), got

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_bool, check_float, check_int, check_seed
+from .._validation import check_bool, check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
 from .base import FactorModel, Trainer
 
@@ -37,6 +37,12 @@ class ALS(FactorModel):
         ALS-WR: scale the penalties by each row's count.
     biased : bool, default True
         Learn user and item biases.
+    solver : {"cg", "exact"}, default "cg"
+        ``"cg"``: a few conjugate-gradient steps per row, warm-started from the previous
+        epoch's factors (as ``ImplicitALS`` does), each one pass over the row's ratings;
+        ``"exact"``: form and solve each row's normal equations. Fold-in is always exact.
+    cg_steps : int, default 3
+        Conjugate-gradient steps per row and half-step.
     init_std : float, default 0.1
     n_threads, random_state
         As in every model. Rows are independent, so results do not depend on threads.
@@ -58,6 +64,8 @@ class ALS(FactorModel):
         *,
         weighted: bool = True,
         biased: bool = True,
+        solver: str = "cg",
+        cg_steps: int = 3,
         init_std: float = 0.1,
         n_threads: int | None = None,
         random_state: int | None = None,
@@ -68,6 +76,8 @@ class ALS(FactorModel):
         self.reg_bias = reg_bias
         self.weighted = weighted
         self.biased = biased
+        self.solver = solver
+        self.cg_steps = cg_steps
         self.init_std = init_std
         self.n_threads = n_threads
         self.random_state = random_state
@@ -82,6 +92,8 @@ class ALS(FactorModel):
         check_float(name, "reg_bias", self.reg_bias, 0.0)
         check_bool(name, "weighted", self.weighted)
         check_bool(name, "biased", self.biased)
+        check_choice(name, "solver", self.solver, ("cg", "exact"))
+        check_int(name, "cg_steps", self.cg_steps, 1)
         check_float(name, "init_std", self.init_std, 0.0)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
@@ -119,10 +131,14 @@ class _ALSTrainer(Trainer):
         self.u_lam = model._penalties(np.diff(self.u_ptr))
         self.i_lam = model._penalties(np.diff(self.i_ptr))
         self.biased = bool(model.biased)
+        self.cg = model.solver == "cg"
+        self.cg_steps = int(model.cg_steps)
         self.n = len(data)
         self.r32 = csr.data
 
     def epoch(self, epoch: int) -> float:
+        if self.cg:
+            return self._cg_epoch()
         ridge_rows = self.k.ridge_rows
         # items first, then users: the final user rows are the exact solve against the
         # final item factors, which is what fold-in computes for new users
@@ -138,6 +154,16 @@ class _ALSTrainer(Trainer):
         )  # fmt: skip
         self.P[...] = P
         self.bu[...] = bu
+        sse = self.k.residual_sse(self.u_ptr, self.u_idx, self.r32, self.P, self.Q, self.bu,
+                                  self.bi, self.mu)  # fmt: skip
+        return float(np.sqrt(sse / self.n))
+
+    def _cg_epoch(self) -> float:
+        step = self.k.ridge_cg_rows
+        step(self.i_ptr, self.i_idx, self.i_val - self.bu[self.i_idx], self.P, self.Q, self.bi,
+             self.i_lam[0], self.i_lam[1], self.biased, self.cg_steps)  # fmt: skip
+        step(self.u_ptr, self.u_idx, self.u_val - self.bi[self.u_idx], self.Q, self.P, self.bu,
+             self.u_lam[0], self.u_lam[1], self.biased, self.cg_steps)  # fmt: skip
         sse = self.k.residual_sse(self.u_ptr, self.u_idx, self.r32, self.P, self.Q, self.bu,
                                   self.bi, self.mu)  # fmt: skip
         return float(np.sqrt(sse / self.n))
