@@ -70,7 +70,7 @@ def test_threads_do_not_change_results(make):
 
 
 def test_als_weighted_penalty_and_exact_solve(small):
-    model = ALS(n_factors=3, n_epochs=4, random_state=0).fit(small)
+    model = ALS(n_factors=3, n_epochs=4, solver="exact", random_state=0).fit(small)
     # the final user rows are the exact ridge solve against the final item factors
     csr = small.csr
     targets = csr.data.astype(np.float64) - model.global_mean_ - model.item_bias_[csr.indices]

@@ -278,19 +278,30 @@ class Interactions:
 
     @property
     def csc(self):
-        """Users x items ``scipy.sparse.csc_matrix`` (float32), built once."""
+        """Users x items ``scipy.sparse.csc_matrix`` (float32), built once and kept."""
         if self._csc is None:
-            import scipy.sparse as sp
-
-            order = _stable_order(self.item_ids, self.n_items)
-            indptr = np.zeros(self.n_items + 1, dtype=np.int64)
-            np.cumsum(self.item_counts, out=indptr[1:])
-            if indptr[-1] < np.iinfo(np.int32).max:
-                indptr = indptr.astype(np.int32)
-            self._csc = sp.csc_matrix(
-                (self.values[order], self.user_ids[order], indptr), shape=self.shape, copy=False
-            )
+            self._csc = self.to_csc(keep=False)
         return self._csc
+
+    def to_csc(self, keep: bool = False):
+        """The CSC view; with ``keep=False`` (what trainers use) it is not cached, so its
+        memory (as large as the rows' own) goes when the caller drops it. An already
+        cached view is returned as it is."""
+        if self._csc is not None:
+            return self._csc
+        import scipy.sparse as sp
+
+        order = _stable_order(self.item_ids, self.n_items)
+        indptr = np.zeros(self.n_items + 1, dtype=np.int64)
+        np.cumsum(self.item_counts, out=indptr[1:])
+        if indptr[-1] < np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        out = sp.csc_matrix(
+            (self.values[order], self.user_ids[order], indptr), shape=self.shape, copy=False
+        )
+        if keep:
+            self._csc = out
+        return out
 
     @property
     def user_counts(self) -> np.ndarray:

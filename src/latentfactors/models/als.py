@@ -123,7 +123,7 @@ class _ALSTrainer(Trainer):
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self.mu = float(data.global_mean)
-        csr, csc = data.csr, data.csc
+        csr, csc = data.csr, data.to_csc()  # not cached on the data: freed after fit
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         self.u_val = csr.data.astype(np.float64) - self.mu
         self.i_ptr, self.i_idx = csc.indptr.astype(np.int64), csc.indices

@@ -141,7 +141,7 @@ class _NMFTrainer(Trainer):
         self.biased = bool(model.biased)
         self.mu = float(data.global_mean) if self.biased else 0.0
         self.intercept = self.mu  # an unbiased NMF has no constant term
-        csr, csc = data.csr, data.csc
+        csr, csc = data.csr, data.to_csc()  # not cached on the data: freed after fit
         self.csr = (csr.indptr.astype(np.int64), csr.indices, csr.data)
         self.csc = (csc.indptr.astype(np.int64), csc.indices, csc.data)
         self.reg, self.reg_bias = float(model.reg), float(model.reg_bias)
