@@ -31,6 +31,7 @@ _LAZY = {
     "Dataset": "latentfactors.data",
     "Split": "latentfactors.data",
     "read_csv": "latentfactors.data",
+    "read_path": "latentfactors.data",
     "read_parquet": "latentfactors.data",
     "load_movielens": "latentfactors.data",
     "load_lastfm": "latentfactors.data",
@@ -112,6 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover
         random_split,
         read_csv,
         read_parquet,
+        read_path,
         time_split,
         user_split,
     )
