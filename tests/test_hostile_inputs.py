@@ -533,3 +533,9 @@ def test_messages_that_point_the_right_way(tmp_path):
     dup.write_text("user,item,rating\n1,1,3\n1,1,4\n")
     with pytest.raises(DataError, match="--duplicates on the command line"):
         read_csv(dup)
+
+
+def test_recommend_for_takes_a_fold(svd_file):
+    model, _ = svd_file
+    with pytest.raises(lf.InvalidParameterError, match="takes the FoldIn"):
+        model.recommend_for(object())

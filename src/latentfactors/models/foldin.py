@@ -154,6 +154,8 @@ class FoldInMixin:
         what any reader's snapshot shows; refreshing a known user copies first), so
         concurrent ``recommend`` / ``predict`` calls see either the old or the new users,
         never a mix, and concurrent ``add_users`` calls never lose each other's users.
+        A model that keeps no seen items (``user_items_`` is None) keeps none for these
+        users either.
         """
         from .base import USERS_LOCK
 

@@ -243,7 +243,13 @@ class RecommendMixin:
         self._check_fitted("recommend_for")
         check_int(type(self).__name__, "n", n, 1)
         cand, allowed = self._candidates(items, exclude)
-        seen = (fold.seen.indptr, fold.seen.indices) if exclude_seen else None
+        if not hasattr(fold, "factors") or not hasattr(fold, "bias"):
+            raise InvalidParameterError(
+                "recommend_for takes the FoldIn that fold_in(..., update=False) returned"
+            )
+        seen = None
+        if exclude_seen and getattr(fold, "seen", None) is not None:
+            seen = (fold.seen.indptr, fold.seen.indices)
         lay = self._items
         idx, val = scoring.top_n(
             np.asarray(fold.factors, np.float32), np.asarray(fold.bias, np.float32),
