@@ -122,6 +122,9 @@ def test_explain_adds_up_and_files_round_trip(data, tmp_path):
     u, i = train.users.raw[3], train.items.raw[7]
     ex = m.explain(u, i)
     assert ex.score == pytest.approx(m.predict_one(u, i, clip=False), abs=1e-4)
+    samples = ex.parts[ex.parts["name"].str.startswith("sample")]
+    assert len(samples) == 5 and len(ex.parts) == 8  # 6 sweeps, burn-in 1: 5 samples
+    assert "posterior std across samples" in ex.note
     again = load(save(m, tmp_path / "bmf.lfm"))
     uu, ii = _raw_pairs(test)
     assert np.array_equal(again.predict(uu, ii), m.predict(uu, ii))
