@@ -121,24 +121,31 @@ def test_hnsw_retrieve_matches_recommend_with_seen_and_allow_lists(model):
     assert allowed[ti3[ti3 >= 0]].all()
 
 
+FAST = {"M": 8, "ef_construction": 40, "threads": 1}  # small graphs: this test is about files
+
+
 def test_hnsw_file_is_reused_and_rebuilt_when_stale(model, tmp_path):
     from latentfactors.index.hnsw import HNSWIndex
 
     lay = model._items
     V = augment_items(lay.factors, lay.bias)
     path = tmp_path / "m.lfm.hnsw"
-    a, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "abc"})
+    a, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "abc"}, **FAST)
     assert rebuilt and path.is_file() and (tmp_path / "m.lfm.hnsw.json").is_file()
-    b, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "abc"})
+    b, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "abc"}, **FAST)
     assert not rebuilt and b.size == a.size
     q = augment_queries(model.user_vectors_[:3])
     assert (a.search(q, 10)[0] == b.search(q, 10)[0]).all()
-    _, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "other model"})
+    _, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "other model"}, **FAST)
     assert rebuilt
-    _, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "other model"}, M=16)
+    _, rebuilt = HNSWIndex.load_or_build(
+        path, V, {"model_sha256": "other model"}, M=12, ef_construction=40
+    )
     assert rebuilt
     path.write_bytes(b"garbage")
-    _, rebuilt = HNSWIndex.load_or_build(path, V, {"model_sha256": "other model"}, M=16)
+    _, rebuilt = HNSWIndex.load_or_build(
+        path, V, {"model_sha256": "other model"}, M=12, ef_construction=40
+    )
     assert rebuilt
 
 

@@ -124,7 +124,7 @@ class HNSWIndex:
         each through a temporary file renamed into place."""
         faiss = _faiss()
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may race
         faiss.write_index(self._index, str(tmp))
         os.replace(tmp, path)
         side = {
@@ -133,7 +133,7 @@ class HNSWIndex:
             "n": self.size,
             "ids_are_rows": bool(np.array_equal(self._ids, np.arange(self.size))),
         }
-        tmp_json = path.with_name(path.name + ".json.tmp")
+        tmp_json = path.with_name(f"{path.name}.json.{os.getpid()}.tmp")
         tmp_json.write_text(json.dumps(side, sort_keys=True))
         os.replace(tmp_json, path.with_name(path.name + ".json"))
         return path

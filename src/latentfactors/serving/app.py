@@ -29,7 +29,10 @@ from .metrics import Metrics
 from .settings import Settings
 from .store import Service, ServiceError, check_n
 
-__all__ = ["create_app"]
+__all__ = ["SETTINGS_ENV", "app_from_env", "create_app"]
+
+#: worker processes read their settings (JSON) from this environment variable
+SETTINGS_ENV = "LATENTFACTORS_SERVE_SETTINGS"
 
 logger = logging.getLogger("latentfactors.serving")
 
@@ -479,7 +482,13 @@ def create_app(settings: Settings, *, load_in_background: bool = True) -> FastAP
     @app.get("/healthz", tags=["operations"])
     def healthz():
         """The process is up (the model may still be loading)."""
-        return {"status": "ok", "uptime_s": round(time.time() - service.started_at, 3)}
+        import os
+
+        return {
+            "status": "ok",
+            "uptime_s": round(time.time() - service.started_at, 3),
+            "pid": os.getpid(),
+        }
 
     @app.get("/readyz", tags=["operations"])
     def readyz():
@@ -487,7 +496,14 @@ def create_app(settings: Settings, *, load_in_background: bool = True) -> FastAP
         if not service.ready:
             return _error(503, service.error or "loading the model")
         snap = service.current
-        return {"status": "ready", "model_version": snap.version, "live_users": len(snap.live)}
+        import os
+
+        return {
+            "status": "ready",
+            "model_version": snap.version,
+            "live_users": len(snap.live),
+            "pid": os.getpid(),
+        }
 
     @app.get("/metrics", tags=["operations"])
     def prometheus():
@@ -500,3 +516,16 @@ def create_app(settings: Settings, *, load_in_background: bool = True) -> FastAP
 
 class _AuthError(Exception):
     pass
+
+
+def app_from_env() -> FastAPI:
+    """The app for one worker process of ``serve --workers N`` (a uvicorn factory): its
+    settings come as JSON in ``$LATENTFACTORS_SERVE_SETTINGS``."""
+    import os
+
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"${SETTINGS_ENV} is not set; start workers with latentfactors serve")
+    # a worker loads before it accepts connections: the kernel hands connections to any
+    # worker, so one still loading (at start or in a rolling restart) must not be listening
+    return create_app(Settings.from_json(text), load_in_background=False)

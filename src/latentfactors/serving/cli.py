@@ -35,7 +35,7 @@ class _Fail(click.ClickException):
     type=int,
     default=1,
     show_default=True,
-    help="Processes (only 1: live users and Milvus Lite are owned by one process).",
+    help="Worker processes (more than 1 needs --state; not with Milvus Lite).",
 )
 @click.option(
     "--state",
@@ -161,16 +161,48 @@ def run_server(settings, host: str, port: int, port_file: str | None, log_level:
         raise _Fail(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     sock.listen(2048)
     bound = sock.getsockname()[1]
+    if settings.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        from .app import SETTINGS_ENV
+        from .live_users import EventLog
+        from .store import GENERATION_KEY, RELOAD_KEY
+
+        log = EventLog(settings.db_path, settings.synchronous)  # a fresh start serves MODEL
+        log.delete_meta(RELOAD_KEY)
+        log.delete_meta(GENERATION_KEY)
+        log.close()
+        os.environ[SETTINGS_ENV] = settings.to_json()  # inherited by the workers only
+        config = uvicorn.Config(
+            "latentfactors.serving.app:app_from_env",
+            factory=True,
+            workers=settings.workers,
+            log_level=log_level,
+            access_log=False,
+            timeout_keep_alive=30,
+        )
+        _write_port(port_file, bound)
+        logging.getLogger("latentfactors.serving").info(
+            "listening on http://%s:%d with %d workers", host, bound, settings.workers
+        )
+        Multiprocess(config, sockets=[sock]).run()
+        return
     app = create_app(settings)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=30)
     server = uvicorn.Server(config)
+    _write_port(port_file, bound)
+    logging.getLogger("latentfactors.serving").info("listening on http://%s:%d", host, bound)
+    server.run(sockets=[sock])
+
+
+def _write_port(port_file: str | None, port: int) -> None:
+    import os
+
     if port_file:
         tmp = f"{port_file}.tmp"
         with open(tmp, "w") as f:
-            f.write(str(bound))
+            f.write(str(port))
         os.replace(tmp, port_file)
-    logging.getLogger("latentfactors.serving").info("listening on http://%s:%d", host, bound)
-    server.run(sockets=[sock])
 
 
 @click.command()

@@ -177,6 +177,15 @@ class EventLog:
             row = self._db.execute("SELECT 1 FROM forgotten WHERE user=?", (_key(user),)).fetchone()
         return row is not None
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when *another* connection commits."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def delete_meta(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM meta WHERE key=?", (key,))
+
     def last_change(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()

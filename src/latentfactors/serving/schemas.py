@@ -183,6 +183,7 @@ class Reloaded(BaseModel):
     path: str
     live_users: int
     sha256: str
+    note: str = ""
 
 
 class ModelInfo(BaseModel):

@@ -35,6 +35,10 @@ def read_token(path: str | os.PathLike[str] | None, env: str) -> str | None:
     return value or None
 
 
+def _lite(uri: str) -> bool:
+    return not str(uri).startswith(("http://", "https://", "tcp://", "grpc://"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service needs to start.
@@ -63,6 +67,10 @@ class Settings:
         SQLite durability (see :mod:`latentfactors.serving.live_users`).
     milvus_uri : str or None
         Milvus for ``index="milvus"`` (default ``<state_dir>/milvus.db``, Milvus Lite).
+    workers : int
+        Worker processes. More than one needs ``state_dir`` (they share posted
+        interactions through its log and catch up before each request) and, with
+        ``index="milvus"``, a Milvus server (Milvus Lite lets one process own its file).
     """
 
     model_path: str
@@ -96,16 +104,34 @@ class Settings:
                 f"synchronous must be 'full' or 'normal', got {self.synchronous!r}"
             )
         if self.workers > 1:
-            raise InvalidParameterError(
-                f"--workers {self.workers}: this service keeps its live users in one process "
-                "(folded in from the SQLite log, which one writer owns) and Milvus Lite lets one "
-                "process own its file; run --workers 1 (the scoring kernels already use every "
-                "core) and, to scale out, several instances each with its own --state"
-            )
+            if self.state_dir is None:
+                raise InvalidParameterError(
+                    f"--workers {self.workers} needs --state DIR: the worker processes share "
+                    "posted interactions through its SQLite log"
+                )
+            if self.index == "milvus" and (self.milvus_uri is None or _lite(self.milvus_uri)):
+                raise InvalidParameterError(
+                    f"--workers {self.workers} with --index milvus needs a Milvus server "
+                    "(--milvus-uri http://HOST:19530): Milvus Lite lets one process own its "
+                    ".db file; or run --workers 1"
+                )
 
     @property
     def db_path(self) -> Path | None:
         return None if self.state_dir is None else Path(self.state_dir) / "live_users.sqlite"
+
+    def to_json(self) -> str:
+        """All settings, secrets included, as JSON (handed to worker processes through
+        their environment, never on a command line)."""
+        import json
+
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        import json
+
+        return cls(**json.loads(text))
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets (for ``GET /model`` and logs)."""

@@ -38,6 +38,9 @@ logger = logging.getLogger("latentfactors.serving")
 
 #: a sample of this many user vectors measures an ANN index's recall@10 at load
 RECALL_SAMPLE = 500
+#: the log's meta key naming the model file a multi-worker reload asked for
+RELOAD_KEY = "reload_path"
+GENERATION_KEY = "model_generation"
 #: requests for at most this many users score on the calling thread alone
 SMALL_BATCH = 64
 
@@ -66,12 +69,16 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.log = EventLog(settings.db_path, settings.synchronous)
-        self._write = threading.Lock()
+        self._write = threading.RLock()  # reentrant: sync() runs inside writers
         self._current: Snapshot | None = None
         self.error: str | None = None
         self.started_at = time.time()
         self.stats = {"fold_ins": 0, "reloads": 0, "deleted_users": 0}
         self._score_lock: Any = None
+        #: several worker processes share the log: catch up with the others' writes
+        self.shared = settings.workers > 1
+        self._seq = 0
+        self._data_version = -1
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -80,6 +87,8 @@ class Service:
 
     @property
     def current(self) -> Snapshot:
+        if self.shared and self._current is not None:
+            self.sync()
         snap = self._current
         if snap is None:
             raise ServiceError(
@@ -92,10 +101,20 @@ class Service:
     def start(self) -> None:
         """Load the model, build the index, replay the event log (blocking)."""
         try:
-            snap = self._load(self.settings.model_path, version=1)
+            # a reload in a multi-worker service names the new file here (see reload)
+            path = (self.log.meta(RELOAD_KEY) if self.shared else None) or self.settings.model_path
+            generation = self.log.meta(GENERATION_KEY) if self.shared else None
+            snap = self._load(path, version=int(generation or 1))
             with self._write:
+                self._data_version = self.log.data_version()
+                self._seq = self.log.last_change()
                 self._current = self._refold(snap)
-            logger.info("serving %s (version 1, %d live users)", snap.path, len(self._current.live))
+            logger.info(
+                "serving %s (version %d, %d live users)",
+                snap.path,
+                snap.version,
+                len(self._current.live),
+            )
         except Exception as exc:
             self.error = f"the model could not be loaded: {exc}"
             logger.error(self.error)
@@ -157,6 +176,12 @@ class Service:
                 ef_search=self.settings.hnsw_ef_search,
             )
             logger.info("HNSW index %s", "built" if rebuilt else "loaded")
+            # requests search one user (or a few) at a time: a parallel region per query
+            # only adds waiting (0.19 vs 0.47 ms a query on 2 busy cores); concurrent
+            # requests keep the cores busy instead
+            import faiss
+
+            faiss.omp_set_num_threads(1)
         else:
             from ..index.milvus import MilvusIndex
 
@@ -365,10 +390,40 @@ class Service:
             else "",
         }
 
+    def sync(self) -> None:
+        """Fold in the users other worker processes wrote since this one last looked."""
+        version = self.log.data_version()
+        if version == self._data_version:
+            return
+        with self._write:
+            snap = self._current
+            if snap is None:
+                return
+            self._data_version = version
+            users, seq = self.log.changed_since(self._seq)
+            if not users:
+                return
+            forgotten = frozenset(self.log.forgotten())
+            snap = replace(snap, forgotten=forgotten)
+            events = {u: self.log.events_of(u) for u in users}
+            folded = self._fold(snap, {u: e for u, e in events.items() if e[0]})
+            live = {u: r for u, r in snap.live.items() if u not in events}
+            live.update(folded)
+            self._current = replace(snap, live=live, _cache={})
+            self._seq = seq
+
     def reload(self, path: str | None = None) -> dict[str, Any]:
         """Load ``path`` (default: the file being served, re-read), fold every stored user
-        into it, and swap it in atomically."""
+        into it, and swap it in atomically.
+
+        With several workers, each process serves its own copy: the new path is recorded
+        in the log and the server process is asked (SIGHUP) for a rolling restart, in
+        which every new worker loads it and replays the log before its predecessor stops
+        (which finishes the requests it holds).
+        """
         old = self.current
+        if self.shared:
+            return self._rolling_reload(path or old.path, old)
         target = path or old.path
         try:
             fresh = self._load(target, old.version + 1)
@@ -393,6 +448,28 @@ class Service:
             "path": fresh.path,
             "live_users": len(fresh.live),
             "sha256": fresh.sha256,
+        }
+
+    def _rolling_reload(self, target: str, old: Snapshot) -> dict[str, Any]:
+        import os
+        import signal
+
+        import latentfactors as lf
+
+        try:
+            lf.load(target)  # refuse a bad file before any worker restarts on it
+        except Exception as exc:
+            raise ServiceError(422, f"could not load {target}: {exc}") from exc
+        self.log.set_meta(RELOAD_KEY, str(Path(target).resolve()))
+        self.log.set_meta(GENERATION_KEY, str(old.version + 1))
+        os.kill(os.getppid(), signal.SIGHUP)
+        return {
+            "model_version": old.version + 1,
+            "previous_version": old.version,
+            "path": str(target),
+            "live_users": len(old.live),
+            "sha256": "",
+            "note": f"rolling restart of {self.settings.workers} workers started",
         }
 
     # ------------------------------------------------------------------ reads
