@@ -436,12 +436,7 @@ class Service:
             previous = self.current
             self._current = fresh
             self.stats["reloads"] += 1
-        if (
-            previous.index is not None
-            and previous.index is not fresh.index
-            and hasattr(previous.index, "close")
-        ):
-            pass  # in-flight requests may still search it; the garbage collector closes it
+        # the previous snapshot (and its index) lives on while requests in flight hold it
         return {
             "model_version": fresh.version,
             "previous_version": previous.version,
