@@ -117,6 +117,12 @@ def test_refit_with_state(cli, svd_path, ml100k_path, token_file, server_factory
     new = lf.load(out)
     assert "newcomer" in new.users_ and "new-item" in new.items_ and 3 not in new.users_
     assert new.get_params() == lf.load(svd_path).get_params()
+    # the refit model has mixed ids (integers and text): "196" in a URL is still user 196
+    s2 = server_factory(out)
+    r = s2.client.get("/users/196/recommendations", params={"n": 3}).json()
+    assert r["user"] == 196 and r["items"] == new.recommend(196, 3)[0].tolist()
+    assert s2.client.get("/users/newcomer/recommendations").json()["source"] == "model"
+    assert s2.client.get("/items/new-item/similar", params={"n": 2}).status_code == 200
     r = CliRunner().invoke(
         cli,
         [

@@ -71,6 +71,13 @@ class Snapshot:
                 return int(raw)
         elif kind == "U" and isinstance(raw, int):  # the model's ids are text
             return str(raw)
+        elif kind == "O" and isinstance(raw, str) and _INT.match(raw.strip()):
+            # mixed ids (e.g. integer training users plus text ones folded in by a refit):
+            # "196" is the integer 196 unless the text "196" is an id itself
+            if vocab.index([raw], missing="ignore")[0] < 0:
+                as_int = int(raw)
+                if vocab.index([as_int], missing="ignore")[0] >= 0:
+                    return as_int
         return raw
 
     def user_id(self, raw: Any) -> Any:
