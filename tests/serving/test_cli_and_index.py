@@ -136,3 +136,13 @@ def test_refit_with_state(cli, svd_path, ml100k_path, token_file, server_factory
         ],
     )
     assert r.exit_code == 2 and "no service state" in r.output
+
+
+def test_model_file_without_seen_items(ml100k, server_factory, tmp_path):
+    model = lf.SVD(n_factors=8, n_epochs=3, random_state=0).fit(ml100k.interactions)
+    path = model.save(tmp_path / "noseen.lfm", seen=False)
+    s = server_factory(path)
+    r = s.client.get("/users/1/recommendations")
+    assert r.status_code == 422 and "keeps no seen items" in r.json()["error"]
+    r = s.client.get("/users/1/recommendations", params={"exclude_seen": "false", "n": 5})
+    assert r.json()["items"] == model.recommend(1, 5, exclude_seen=False)[0].tolist()
