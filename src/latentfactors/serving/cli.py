@@ -8,6 +8,9 @@ import click
 
 __all__ = ["COMMANDS", "export", "refit", "serve"]
 
+#: seconds a new worker may take to load its model before a rolling restart gives up
+WORKER_READY_TIMEOUT = 600
+
 
 class _Fail(click.ClickException):
     """One red line, exit code 2 for bad input."""
@@ -180,6 +183,9 @@ def run_server(settings, host: str, port: int, port_file: str | None, log_level:
             log_level=log_level,
             access_log=False,
             timeout_keep_alive=30,
+            # a new worker loads the model (and replays the log) before it reports ready;
+            # uvicorn's default 5 s would abort a rolling restart of any real model
+            timeout_worker_healthcheck=WORKER_READY_TIMEOUT,
         )
         _write_port(port_file, bound)
         logging.getLogger("latentfactors.serving").info(

@@ -40,7 +40,8 @@ class LiveRow:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything one request needs, immutable once published."""
+    """Everything one request needs. Immutable once published, except ``live``: writers
+    (holding the service's write lock) replace one user's row at a time, atomically."""
 
     model: Any
     path: str

@@ -1,9 +1,12 @@
 """The served model, its index and its live users, swapped as one versioned snapshot.
 
 A request reads :attr:`Service.current` once and works on that :class:`Snapshot` to the
-end, so ``reload`` (a new model file) and ``add_interactions`` (a live user folded in)
-publish a new snapshot with one reference assignment and never change one a request
-holds: requests in flight finish on the old model, and none sees a half-updated one.
+end, so ``reload`` (a new model file) publishes a new snapshot with one reference
+assignment and never changes one a request holds: requests in flight finish on the old
+model, and none sees a half-updated one. A write replaces one user's live row (one dict
+assignment, O(1) whatever the number of live users) in the live rows of the current
+model; a request sees a user's old row or their new one, never a mix, and never a row
+of another model (a reload folds every user into a new dict of its own).
 
 The loaded model is never mutated. Live users (posted interactions, folded in with
 ``model.fold_in(..., update=False)``) live in the snapshot as plain vectors, biases and
@@ -353,12 +356,11 @@ class Service:
             self.log.add(user, items, vals)  # committed before anything is acknowledged
             stored, stored_vals = self.log.events_of(user)
             folded = self._fold(snap, {user: (stored, stored_vals)})
-            live = dict(snap.live)
+            # in place, O(1): the live rows belong to this model; a reload builds a new dict
             if user in folded:
-                live[user] = folded[user]
+                snap.live[user] = folded[user]
             else:
-                live.pop(user, None)
-            self._current = replace(snap, live=live, _cache={})
+                snap.live.pop(user, None)
         return {
             "user": user,
             "accepted": len(items),
@@ -378,8 +380,8 @@ class Service:
             if not was_live and not in_model and not self.log.events_of(user)[0]:
                 raise snap.unknown_user(user)
             n = self.log.forget(user)
-            live = {u: r for u, r in snap.live.items() if u != user}
-            self._current = replace(snap, live=live, forgotten=snap.forgotten | {user}, _cache={})
+            snap.live.pop(user, None)
+            self._current = replace(snap, forgotten=snap.forgotten | {user})
             self.stats["deleted_users"] += 1
         return {
             "user": user,
@@ -407,9 +409,10 @@ class Service:
             snap = replace(snap, forgotten=forgotten)
             events = {u: self.log.events_of(u) for u in users}
             folded = self._fold(snap, {u: e for u, e in events.items() if e[0]})
-            live = {u: r for u, r in snap.live.items() if u not in events}
-            live.update(folded)
-            self._current = replace(snap, live=live, _cache={})
+            for u in events:
+                snap.live.pop(u, None)
+            snap.live.update(folded)
+            self._current = snap
             self._seq = seq
 
     def reload(self, path: str | None = None) -> dict[str, Any]:
