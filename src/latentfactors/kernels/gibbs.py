@@ -284,8 +284,8 @@ def fold_in_rows(
     by ``1 / sqrt(n_blocks)``; ``Z`` the new users' implicit sums in the same layout.
     For each sample ``s`` the row solves the conditional posterior mean of ``[x, b]``
     with prior precision ``diag(prior_prec[s]) / noise`` (already relative to the noise
-    precision), prior mean ``prior_mean[s]`` and bias prior precision ``bias_prec``
-    (relative); returns the factors in the served layout (each block over
+    precision), prior mean ``prior_mean[s]`` and bias prior precision ``bias_prec[s]``
+    (relative, one per sample); returns the factors in the served layout (each block over
     ``sqrt(n_blocks)``) and the biases averaged over samples.
     """
     n = indptr.shape[0] - 1
@@ -307,7 +307,7 @@ def fold_in_rows(
                 A[p, p] = prior_prec[o + p]
                 rhs[p] = prior_prec[o + p] * prior_mean[o + p]
             if biased:
-                A[k, k] = bias_prec
+                A[k, k] = bias_prec[s]
                 f[k] = 1.0
             for t in range(indptr[r], indptr[r + 1]):
                 c = indices[t]

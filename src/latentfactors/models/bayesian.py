@@ -26,8 +26,10 @@ class BayesianMF(FactorModel):
     The model is ``r_ui ~ N(mu + b_u + b_i + (p_u + z_u) . q_i, 1 / alpha)`` with
     Gaussian priors ``p_u ~ N(m_U, Lambda_U^-1)``, ``q_i ~ N(m_V, Lambda_V^-1)`` whose means
     and precisions have Normal-Wishart hyperpriors (``m0 = 0``, ``beta0 = 2``, ``W0 = I``,
-    ``nu0 = n_factors``, as in the paper), user and item biases with prior
-    ``N(0, 1 / (alpha * reg_bias))``, and the noise precision ``alpha`` with a
+    ``nu0 = n_factors``, as in the paper), user and item biases with priors
+    ``N(0, 1 / lambda_bu)`` and ``N(0, 1 / lambda_bi)`` whose precisions have
+    ``Gamma(1, 1)`` hyperpriors (or, with ``reg_bias`` set, the fixed prior
+    ``N(0, 1 / (alpha * reg_bias))``), and the noise precision ``alpha`` with a
     ``Gamma(1, 1)`` prior. ``mu`` is the mean training rating. With ``implicit=True``
     each user also gets the SVD++ term ``z_u = |N(u)|^-1/2 sum_{j in N(u)} y_j`` over the
     items they rated, with its own Normal-Wishart prior on the ``y_j``: "which films
@@ -53,7 +55,9 @@ class BayesianMF(FactorModel):
     factors (``n_factors_``): keep ``S`` moderate (``n_epochs - burn_in``, or ``thin``)
     on large data. ``user_prior_mean_`` and ``user_prior_precision_`` hold, per kept
     sample, the user prior mean and the diagonal of its precision (relative to the
-    noise precision); :meth:`fold_in` uses them for posterior-mean factors of new users
+    noise precision), ``user_bias_precision_`` each sample's bias prior precision
+    relative to its noise precision (repeated for each of the sample's factors);
+    :meth:`fold_in` uses them for posterior-mean factors of new users
     against each sample (a diagonal approximation of each sample's prior precision).
     The per-epoch validation score during ``fit`` is that of the running average.
 
@@ -72,11 +76,10 @@ class BayesianMF(FactorModel):
         is serial).
     biased : bool, default True
         Learn (sample) user and item biases.
-    reg_bias : float, default 10.0
-        Precision of the bias prior relative to the noise precision: each bias is shrunk
-        as a ridge regression with penalty ``reg_bias`` would (> 0). Chosen on MovieLens
-        100K fold u1 (RMSE 0.9087 / 0.9060 / 0.9046 / 0.9043 at 2 / 5 / 10 / 20, rank 8,
-        100 sweeps, implicit terms), not on the fold we report (u3).
+    reg_bias : float, optional
+        None (default): the bias prior precisions are sampled (learned from the data).
+        A number fixes the bias prior precision relative to the noise precision: each
+        bias is then shrunk as a ridge regression with penalty ``reg_bias`` would (> 0).
     init_std : float, default 0.3
         Standard deviation of the initial factors (from 0.1 the chain took about twice
         as many sweeps to leave its start on MovieLens 100K).
@@ -98,6 +101,7 @@ class BayesianMF(FactorModel):
         "implicit_factors": "items",
         "user_prior_mean": "factors",
         "user_prior_precision": "factors",
+        "user_bias_precision": "factors",
     }
 
     def __init__(
@@ -109,7 +113,7 @@ class BayesianMF(FactorModel):
         thin: int = 1,
         implicit: bool = False,
         biased: bool = True,
-        reg_bias: float = 10.0,
+        reg_bias: float | None = None,
         init_std: float = 0.3,
         n_threads: int | None = None,
         random_state: int | None = None,
@@ -139,7 +143,7 @@ class BayesianMF(FactorModel):
         check_int(name, "thin", self.thin, 1)
         check_bool(name, "implicit", self.implicit)
         check_bool(name, "biased", self.biased)
-        check_float(name, "reg_bias", self.reg_bias, 0.0, low_open=True)
+        check_float(name, "reg_bias", self.reg_bias, 0.0, low_open=True, allow_none=True)
         check_float(name, "init_std", self.init_std, 0.0)
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
@@ -168,7 +172,8 @@ class BayesianMF(FactorModel):
             implicit_sums(indptr, cols, self.implicit_factors_, norm, Z)
         X, b = fold_in_rows(
             indptr, cols, csr.data, self.item_factors_, Z, self.item_bias_, self.intercept_,
-            self.user_prior_mean_, self.user_prior_precision_, float(self.reg_bias), n_blocks,
+            self.user_prior_mean_, self.user_prior_precision_,
+            np.ascontiguousarray(self.user_bias_precision_[::kk // n_blocks]), n_blocks,
             bool(self.biased),
         )  # fmt: skip
         return X + Z, X, b
@@ -268,14 +273,15 @@ class _GibbsTrainer(Trainer):
         self.seed = seed
         self.implicit = bool(model.implicit)
         self.biased = bool(model.biased)
-        self.reg_bias = float(model.reg_bias)
+        self.reg_bias = None if model.reg_bias is None else float(model.reg_bias)
+        self.lam_bu = self.lam_bi = 1.0  # sampled bias prior precisions (reg_bias=None)
         self.burn_in = _burn_in(model)
         self.thin = int(model.thin)
         var = float(np.var(csr.data)) if self.n > 1 else 1.0
         self.alpha = 1.0 / max(var, 1e-6)
         # kept samples: user factors, user vectors, item factors, implicit factors, priors
         self.kept: dict[str, list[np.ndarray]] = {
-            "P": [], "V": [], "Q": [], "Y": [], "m": [], "prec": []
+            "P": [], "V": [], "Q": [], "Y": [], "m": [], "prec": [], "bprec": []
         }  # fmt: skip
         self.bu_sum = np.zeros(data.n_users)
         self.bi_sum = np.zeros(data.n_items)
@@ -284,6 +290,18 @@ class _GibbsTrainer(Trainer):
         self.version = 0
 
     # ---------------------------------------------------------------- one sweep
+    def _bias_precision(self, b: np.ndarray, epoch: int, tag: int) -> float:
+        """Draw a bias prior precision from its Gamma(1, 1)-prior posterior."""
+        if not self.biased:
+            return 1.0
+        rng = np.random.default_rng([self.seed, epoch, tag])
+        bb = float(np.dot(b.astype(np.float64), b.astype(np.float64)))
+        return float(rng.gamma(1.0 + 0.5 * len(b), 1.0 / (1.0 + 0.5 * bb)))
+
+    def _bias_prec(self, lam: float) -> float:
+        """The bias prior precision a row draw uses (absolute, not relative to alpha)."""
+        return self.alpha * self.reg_bias if self.reg_bias is not None else lam
+
     def _hyper(self, X: np.ndarray, epoch: int, tag: int) -> tuple[np.ndarray, np.ndarray]:
         s1, s2 = self.g.row_moments(X)
         rng = np.random.default_rng([self.seed, epoch, tag])
@@ -293,17 +311,22 @@ class _GibbsTrainer(Trainer):
         g = self.g
         # items given users
         m_v, lam_v = self._hyper(self.Q, epoch, 1)
+        if self.reg_bias is None:
+            self.lam_bi = self._bias_precision(self.bi, epoch, 5)
         V = self.P + self.Z if self.implicit else self.P
         g.gibbs_rows(
             self.i_ptr, self.i_idx, self.i_val, V, self.Z, False, self.bu, self.mu, m_v, lam_v,
-            self.alpha * self.reg_bias, self.biased, self.alpha, self.Q, self.bi, self.seed,
+            self._bias_prec(self.lam_bi), self.biased, self.alpha, self.Q, self.bi, self.seed,
             epoch, _ITEM_TAG,
         )  # fmt: skip
         # users given items
         m_u, lam_u = self._hyper(self.P, epoch, 2)
+        if self.reg_bias is None:
+            self.lam_bu = self._bias_precision(self.bu, epoch, 6)
+        bias_prec_u = self._bias_prec(self.lam_bu)
         g.gibbs_rows(
             self.u_ptr, self.u_idx, self.u_val, self.Q, self.Z, self.implicit, self.bi, self.mu,
-            m_u, lam_u, self.alpha * self.reg_bias, self.biased, self.alpha, self.P, self.bu,
+            m_u, lam_u, bias_prec_u, self.biased, self.alpha, self.P, self.bu,
             self.seed, epoch, _USER_TAG,
         )  # fmt: skip
         alpha_used = self.alpha
@@ -321,14 +344,15 @@ class _GibbsTrainer(Trainer):
         # noise precision: Gamma(1, 1) prior; the biases' prior scales with it
         shape = 1.0 + 0.5 * self.n
         rate = 1.0 + 0.5 * sse
-        if self.biased:
+        if self.biased and self.reg_bias is not None:  # the bias prior scales with alpha
             shape += 0.5 * (len(self.bu) + len(self.bi))
             bb = float(np.dot(self.bu, self.bu.astype(np.float64)))
             bb += float(np.dot(self.bi, self.bi.astype(np.float64)))
             rate += 0.5 * self.reg_bias * bb
         rng = np.random.default_rng([self.seed, epoch, 4])
         self.alpha = float(rng.gamma(shape, 1.0 / rate))
-        self.last_prior = (m_u, np.diag(lam_u) / alpha_used)
+        ratio = bias_prec_u / alpha_used
+        self.last_prior = (m_u, np.diag(lam_u) / alpha_used, np.full(self.k, ratio))
         if epoch >= self.burn_in and (epoch - self.burn_in) % self.thin == 0:
             kept = self.kept
             kept["P"].append(self.P.copy())
@@ -337,6 +361,7 @@ class _GibbsTrainer(Trainer):
             kept["Y"].append(self.Y.copy())
             kept["m"].append(m_u)
             kept["prec"].append(np.diag(lam_u) / alpha_used)
+            kept["bprec"].append(np.full(self.k, ratio))
             self.bu_sum += self.bu
             self.bi_sum += self.bi
         self.version += 1
@@ -349,13 +374,14 @@ class _GibbsTrainer(Trainer):
         kept = self.kept
         S = len(kept["P"])
         if S == 0:  # stopped during the burn-in: serve the current sample
-            m, prec = self.last_prior
+            m, prec, bprec = self.last_prior
             out = {
                 "user_factors": self.P.copy(), "item_factors": self.Q.copy(),
                 "user_bias": self.bu.copy(), "item_bias": self.bi.copy(),
                 "user_vectors": (self.P + self.Z) if self.implicit else None,
                 "implicit_factors": self.Y.copy(), "user_prior_mean": np.asarray(m, float),
                 "user_prior_precision": np.asarray(prec, float),
+                "user_bias_precision": np.asarray(bprec, float),
             }  # fmt: skip
         else:
             c = np.float32(1.0 / math.sqrt(S))
@@ -371,6 +397,7 @@ class _GibbsTrainer(Trainer):
                 "implicit_factors": cat("Y"),
                 "user_prior_mean": np.concatenate(kept["m"]),
                 "user_prior_precision": np.concatenate(kept["prec"]),
+                "user_bias_precision": np.concatenate(kept["bprec"]),
             }  # fmt: skip
             if not self.implicit:
                 out["implicit_factors"] = np.zeros_like(out["item_factors"])
@@ -386,7 +413,7 @@ class _GibbsTrainer(Trainer):
 
     def extra_state(self) -> dict[str, np.ndarray]:
         s = self._served()
-        return {k: s[k] for k in ("implicit_factors", "user_prior_mean", "user_prior_precision")}
+        return {k: s[k] for k in BayesianMF.extra_state}
 
     # early stopping keeps the whole chain state, not only the served arrays
     def snapshot(self) -> dict[str, Any]:
@@ -395,6 +422,7 @@ class _GibbsTrainer(Trainer):
             "kept": {k: list(v) for k, v in self.kept.items()},
             "sums": (self.bu_sum.copy(), self.bi_sum.copy()),
             "alpha": self.alpha, "last_prior": self.last_prior,
+            "lam_b": (self.lam_bu, self.lam_bi),
         }  # fmt: skip
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -403,4 +431,5 @@ class _GibbsTrainer(Trainer):
         self.kept = {k: list(v) for k, v in snap["kept"].items()}
         self.bu_sum, self.bi_sum = (a.copy() for a in snap["sums"])
         self.alpha, self.last_prior = snap["alpha"], snap["last_prior"]
+        self.lam_bu, self.lam_bi = snap["lam_b"]
         self.version += 1
