@@ -39,8 +39,12 @@ class ImplicitALS(ImplicitModel):
         on Item Recommendation Benchmarks": user ``u`` gets ``reg * (n_u + reg_alpha0 *
         n_items) ** reg_nu`` and item ``i`` gets ``reg * (n_i + reg_alpha0 * n_users) **
         reg_nu``, with ``n_u`` / ``n_i`` the row's interactions. In training, fold-in and
-        explain. ``reg`` is then per unit of weight, so it wants far smaller values
-        than the unscaled default (the paper's are around 1e-3 to 1e-1 with ``nu = 1``).
+        explain. ``reg`` is then per unit of weight and wants far smaller values than
+        the unscaled default: on MovieLens 100K (64 factors, 15 epochs, ``nu = 1``) a
+        validation slice of the training split chose ``reg = 0.02`` among 0.001-0.3,
+        which reached NDCG@10 0.4531 on the quickstart's test split (unscaled
+        ``reg = 30``: 0.4404); the optimum is sharp (0.03 was worse than the unscaled
+        default on validation), so tune it.
     reg_alpha0 : float, default 1.0
         The paper's ``alpha0``: the weight of the unobserved cells relative to the
         observed ones (ours have weight 1, as the unobserved cells do).
