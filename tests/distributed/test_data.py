@@ -56,6 +56,19 @@ def test_string_ids_and_empty_partitions(client):
     np.testing.assert_allclose(got.item_factors_, ALS(**params).fit(ref).item_factors_, atol=1e-5)
 
 
+def test_many_partitions_merge_in_a_tree(client):
+    """20 partitions: the unique ids are merged 8 at a time, to the same vocabulary."""
+    from latentfactors import distributed as lfd
+
+    df = _frame(3000, seed=1)
+    data = lfd.from_dask_dataframe(dd.from_pandas(df, npartitions=20), client, user="u",
+                                   item="i", rating="r")  # fmt: skip
+    ref = Interactions.from_dataframe(df, user="u", item="i", rating="r")
+    assert len(data.parts) == 20
+    assert data.users == ref.users and data.items == ref.items
+    np.testing.assert_array_equal(data.user_counts, ref.user_counts)
+
+
 def test_missing_column(client):
     from latentfactors import distributed as lfd
 

@@ -30,6 +30,22 @@ def parquet_dir(ml_frame, tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def fresh():
+    """A cluster of its own for a test that kills workers: (client, cluster)."""
+    from distributed import Client, LocalCluster
+
+    cl = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0", memory_limit="4GiB",
+    )  # fmt: skip
+    try:
+        with Client(cl) as c:
+            yield c, cl
+    finally:
+        cl.close()
+
+
 def _kill_one_worker(cluster) -> int:
     """SIGKILL one worker process (its nanny starts a fresh one); the killed pid."""
     nanny = next(iter(cluster.workers.values()))
@@ -48,10 +64,11 @@ def test_partitioned_parquet(client, parquet_dir, ml_inter):
     assert_same_model(got, ImplicitALS(**params).fit(ml_inter), atol=1e-6)
 
 
-def test_worker_killed_between_steps(client, cluster, parquet_dir, ml_inter):
+def test_worker_killed_between_steps(fresh, parquet_dir, ml_inter):
     """The killed worker's blocks are recomputed from the Parquet files: same model."""
     from latentfactors import distributed as lfd
 
+    client, cluster = fresh
     data = lfd.from_dask_dataframe(dd.read_parquet(parquet_dir), client, rating="rating")
     killed = []
 
@@ -63,17 +80,18 @@ def test_worker_killed_between_steps(client, cluster, parquet_dir, ml_inter):
     got = lfd.fit(ALS(**params), data, callbacks=[kill_after_epoch_2])
     assert killed
     assert_same_model(got, ALS(**params).fit(ml_inter))
-    client.wait_for_workers(2, timeout=60)
 
 
-@pytest.mark.parametrize("model", [SVD(n_factors=16, n_epochs=15, random_state=1),
-                                   ImplicitALS(n_factors=16, n_epochs=25, random_state=1)],
+@pytest.mark.parametrize("model", [SVD(n_factors=16, n_epochs=12, random_state=1),
+                                   ImplicitALS(n_factors=16, n_epochs=12, random_state=1)],
                          ids=["svd", "implicit_als"])  # fmt: skip
-def test_worker_killed_during_a_step(client, cluster, parquet_dir, ml_inter, model):
+def test_worker_killed_during_a_step(fresh, parquet_dir, ml_inter, model):
     """A worker killed while tasks run: the step is re-run (or Dask reschedules it) and
-    the fit ends with exactly the model an undisturbed fit gives."""
+    the fit ends with exactly the model an undisturbed fit gives (whether or not the
+    nanny's replacement worker joins in time)."""
     from latentfactors import distributed as lfd
 
+    client, cluster = fresh
     data = lfd.from_dask_dataframe(dd.read_parquet(parquet_dir), client, rating="rating")
     started = threading.Event()
     killed: list[int] = []
@@ -95,10 +113,9 @@ def test_worker_killed_during_a_step(client, cluster, parquet_dir, ml_inter, mod
     assert killed
     assert len(got.history_["epoch"]) == model.n_epochs
     assert_same_model(got, model.clone().fit(ml_inter), atol=1e-5)
-    client.wait_for_workers(2, timeout=60)
 
 
-def _string_rows(p: int, n_parts: int = 8, n_users: int = 80_000, per_user: int = 25):
+def _string_rows(p: int, n_parts: int = 8, n_users: int = 40_000, per_user: int = 25):
     """One partition of synthetic ratings with string ids, generated on a worker."""
     lo, hi = p * n_users // n_parts, (p + 1) * n_users // n_parts
     u = np.repeat(np.arange(lo, hi), per_user)
@@ -142,14 +159,14 @@ def test_no_worker_holds_all_the_data():
         with Client(cluster) as client:
             ddf = dd.from_map(_string_rows, range(8))
             data = lfd.from_dask_dataframe(ddf, client, rating="rating")
-            assert len(data) == 2_000_000 and data.n_users == 80_000
+            assert len(data) == 1_000_000 and data.n_users == 40_000
             snaps: list[dict] = []
 
             def watch(model, info):
                 snaps.append(client.run(_worker_memory))
 
             model = lfd.fit(ALS(n_factors=4, n_epochs=3, random_state=0), data, callbacks=[watch])
-            assert model.user_factors_.shape == (80_000, 4)
+            assert model.user_factors_.shape == (40_000, 4)
             for snap in snaps:
                 assert len(snap) == 2  # no worker died on the way
                 on_cluster = sum(m for _, m in snap.values())

@@ -29,11 +29,13 @@ def test_als_matches_single_machine(client, ml_dask, ml_inter):
         np.testing.assert_array_equal(getattr(many, name), getattr(got, name))
 
 
-def test_als_unweighted_unbiased(client, ml_dask, ml_inter):
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
     from latentfactors import distributed as lfd
 
-    params = dict(n_factors=8, n_epochs=3, weighted=False, biased=False, random_state=0)
-    assert_same_model(lfd.fit(ALS(**params), ml_dask), ALS(**params).fit(ml_inter))
+    for extra in (dict(weighted=False, biased=False), {}):
+        params = dict(n_factors=8, n_epochs=3, solver=solver, random_state=0, **extra)
+        assert_same_model(lfd.fit(ALS(**params), ml_dask), ALS(**params).fit(ml_inter))
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,9 @@ def summary(stats: dict[str, Any]) -> tuple[int, float, float, float]:
 
 
 def merge_ids(name: str, *parts: np.ndarray) -> Vocabulary:
-    """The sorted union of unique ids: the vocabulary ``Vocabulary.encode`` builds."""
+    """The sorted union of unique ids (arrays or vocabularies): the vocabulary
+    ``Vocabulary.encode`` builds from all the rows."""
+    parts = tuple(p.raw if isinstance(p, Vocabulary) else p for p in parts)
     nonempty = [np.asarray(p) for p in parts if len(p)]
     if not nonempty:
         return Vocabulary(np.empty(0, dtype=np.int64), name=name)
@@ -284,26 +286,33 @@ def prepare_als(block: dict[str, np.ndarray], mu: float, reg: float, reg_bias: f
     return out
 
 
-def als_half(
-    block: dict[str, Any],
-    fixed: tuple[np.ndarray, np.ndarray],
-    biased: bool,
-    loss: bool = False,
-    mu: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, float]:
+def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased: bool,
+             loss: bool = False, mu: float = 0.0,
+             warm: tuple[np.ndarray, np.ndarray] | None = None,
+             cg_steps: int = 3) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
     """Solve the rows of one block against the fixed side ``(factors, bias)``.
 
-    With ``loss`` the block's sum of squared errors ``(r - mu - b_u - b_i - p.q)^2``
-    after the solve is returned too; else NaN.
+    Without ``warm`` each row is solved exactly (``ridge_rows``, ``solver="exact"``);
+    with ``warm`` (this block's current ``(factors, bias)``, copied) ``cg_steps``
+    conjugate-gradient steps run from there (``ridge_cg_rows``, ``solver="cg"``). With
+    ``loss`` the block's sum of squared errors ``(r - mu - b_u - b_i - p.q)^2`` after
+    the solve is returned too; else NaN.
     """
     from ..kernels import ridge
 
     F, fb = fixed
+    targets = block["target"] - fb[block["idx"]]
     with _threads():
-        X, b = ridge.ridge_rows(
-            block["ptr"], block["idx"], block["target"] - fb[block["idx"]], F,
-            block["lam_f"], block["lam_b"], biased,
-        )  # fmt: skip
+        if warm is None:
+            X, b = ridge.ridge_rows(
+                block["ptr"], block["idx"], targets, F, block["lam_f"], block["lam_b"], biased
+            )
+        else:
+            X, b = warm[0].copy(), warm[1].copy()
+            ridge.ridge_cg_rows(
+                block["ptr"], block["idx"], targets, F, X, b, block["lam_f"], block["lam_b"],
+                biased, cg_steps,
+            )  # fmt: skip
         sse = float("nan")
         if loss:
             sse = float(ridge.residual_sse(block["ptr"], block["idx"], block["r32"], X, F, b,

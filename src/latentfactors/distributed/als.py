@@ -5,7 +5,8 @@ so are items; each block holds its rows as a CSR on some worker (users with thei
 items, items with their users) and never moves. A half-step ships the fixed side once
 (the factors, plus the bias for ALS or the Gram matrix ``Y^T Y + reg I`` for implicit
 ALS, computed on the client), solves every block with the single-machine kernels
-(``ridge_rows``; ``ials_cg_step`` / ``ials_cholesky_step``) and gathers the solved rows.
+(``ridge_rows`` / ``ridge_cg_rows``; ``ials_cg_step`` / ``ials_cholesky_step``) and gathers
+the solved rows. CG solvers are warm-started from the rows the client holds.
 
 Rows are solved independently, from the same initial factors (drawn on the client as
 the single-machine trainers draw them), so the model equals the single-machine model
@@ -110,11 +111,19 @@ class DaskALSTrainer(_BlockTrainer):
         self.mu = float(data.global_mean)
         self.params = (self.mu, float(model.reg), float(model.reg_bias), bool(model.weighted))
         self.biased = bool(model.biased)
+        # the model's solver: "exact" rows, or warm-started CG steps (newer ALS versions)
+        self.cg = getattr(model, "solver", "exact") == "cg"
+        self.cg_steps = int(getattr(model, "cg_steps", 3))
         self.n = len(data)
         self._setup(data, n_blocks, max_retries, keep_seen)
 
     def _prepare(self, block: Any) -> Any:
         return self.client.submit(T.prepare_als, block, *self.params)
+
+    def _submit(self, blk, fixed, X, bias, lo: int, hi: int, loss: bool) -> Any:
+        warm = scatter_one(self.client, (X[lo:hi], bias[lo:hi])) if self.cg else None
+        return self.client.submit(T.als_half, blk, fixed, self.biased, loss, self.mu, warm,
+                                  self.cg_steps)  # fmt: skip
 
     def epoch(self, epoch: int) -> float:
         t0 = time.perf_counter()
@@ -125,7 +134,7 @@ class DaskALSTrainer(_BlockTrainer):
         def item_task(blk, lo, hi):
             if not fixed_box:
                 fixed_box.append(scatter_one(client, (self.P, self.bu)))
-            return client.submit(T.als_half, blk, fixed_box[0], self.biased)
+            return self._submit(blk, fixed_box[0], self.Q, self.bi, lo, hi, False)
 
         out = self._half(self.i_blocks, self.i_bounds, f"ALS epoch {epoch + 1}, items",
                          _Attempts(item_task, fixed_box))  # fmt: skip
@@ -138,7 +147,7 @@ class DaskALSTrainer(_BlockTrainer):
         def user_task(blk, lo, hi):
             if not fixed_box:
                 fixed_box.append(scatter_one(client, (self.Q, self.bi)))
-            return client.submit(T.als_half, blk, fixed_box[0], self.biased, True, self.mu)
+            return self._submit(blk, fixed_box[0], self.P, self.bu, lo, hi, True)
 
         out = self._half(self.u_blocks, self.u_bounds, f"ALS epoch {epoch + 1}, users",
                          _Attempts(user_task, fixed_box))  # fmt: skip

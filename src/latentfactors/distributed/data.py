@@ -1,11 +1,12 @@
 """A dask DataFrame as interactions that stay on the cluster.
 
-:func:`from_dask_dataframe` makes two kinds of task over the partitions: one validates
-a partition and returns its unique ids (reduced to the sorted vocabularies in one task,
-which the client then fetches: the vocabularies are small), the other re-expresses the
-partition in inner ids. The rows themselves never leave the workers. Every piece of
-data is the result of a task whose inputs are tasks too (nothing is scattered), so when
-a worker dies, Dask recomputes what it held from the input files.
+:func:`from_dask_dataframe` reads the input twice, one partition per task, never
+holding the raw partitions all at once: the first pass validates each partition and
+returns its unique ids (reduced to the sorted vocabularies in one task, which the client
+then fetches: the vocabularies are small), the second re-expresses each partition in
+inner ids (12 bytes a row), which stay on the workers. Every piece of data is the result
+of a task whose inputs are tasks too (nothing is scattered), so when a worker dies, Dask
+recomputes what it held from the input files.
 """
 
 from __future__ import annotations
@@ -191,12 +192,8 @@ def from_dask_dataframe(
     empty = n_in - len(keep)
     if empty:
         logger.info("from_dask_dataframe: skipping %d empty partition(s) of %d", empty, n_in)
-    uf = client.submit(
-        T.merge_ids, "user", *[client.submit(T.pick, stats[p], "users") for p in keep]
-    )
-    itf = client.submit(
-        T.merge_ids, "item", *[client.submit(T.pick, stats[p], "items") for p in keep]
-    )
+    uf = _tree_merge(client, "user", [client.submit(T.pick, stats[p], "users") for p in keep])
+    itf = _tree_merge(client, "item", [client.submit(T.pick, stats[p], "items") for p in keep])
     users, items = client.gather([uf, itf])
     parts = client.compute(
         [delayed(T.encode_partition)(frames[p], p, user, item, value_col, kind, scale, uf, itf)
@@ -216,3 +213,16 @@ def from_dask_dataframe(
         kind=kind, declared_scale=scale, n_input_partitions=n_in,
         _vocab_futures=(uf, itf), _counts_future=counts,
     )  # fmt: skip
+
+
+def _tree_merge(client: Client, name: str, futures: list[Future], fan_in: int = 8) -> Future:
+    """The vocabulary of many partitions' unique ids, merged ``fan_in`` at a time (so no
+    worker receives every partition's ids at once)."""
+    futures = list(futures)
+    while True:
+        futures = [
+            client.submit(T.merge_ids, name, *futures[k : k + fan_in])
+            for k in range(0, max(len(futures), 1), fan_in)
+        ]
+        if len(futures) == 1:
+            return futures[0]
