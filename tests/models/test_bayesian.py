@@ -73,7 +73,7 @@ def test_bias_priors(data):
     train, test = data
     u, i = _raw_pairs(test)
     for reg_bias in (None, 10.0):
-        m = BayesianMF(n_factors=3, n_epochs=8, reg_bias=reg_bias, random_state=0).fit(train)
+        m = BayesianMF(n_factors=3, n_epochs=20, reg_bias=reg_bias, random_state=0).fit(train)
         rmse = float(np.sqrt(np.mean((m.predict(u, i) - test.values) ** 2)))
         assert rmse < 0.8 * float(np.std(test.values))
         bp = m.user_bias_precision_.reshape(-1, 3)
@@ -158,11 +158,11 @@ def _fold(path, name):
 
 
 def test_movielens_100k_u3_beats_svd(ml100k_path):
-    """MovieLens 100K fold u3 at rank 8, 60 sweeps (48 samples): RMSE 0.8947 measured
+    """MovieLens 100K fold u3 at rank 8, 80 sweeps (64 samples): RMSE 0.8960 measured
     (SVD with its defaults: 0.9077 on this fold)."""
     train, test = _fold(ml100k_path, "u3.base"), _fold(ml100k_path, "u3.test")
     u, i = _raw_pairs(test)
-    m = BayesianMF(n_factors=8, n_epochs=60, random_state=0).fit(train)
+    m = BayesianMF(n_factors=8, n_epochs=80, random_state=0).fit(train)
     rmse = float(np.sqrt(np.mean((m.predict(u, i) - test.values) ** 2)))
     svd = SVD(random_state=0).fit(train)
     rmse_svd = float(np.sqrt(np.mean((svd.predict(u, i) - test.values) ** 2)))

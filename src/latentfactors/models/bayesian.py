@@ -80,9 +80,11 @@ class BayesianMF(FactorModel):
         None (default): the bias prior precisions are sampled (learned from the data).
         A number fixes the bias prior precision relative to the noise precision: each
         bias is then shrunk as a ridge regression with penalty ``reg_bias`` would (> 0).
-    init_std : float, default 0.3
-        Standard deviation of the initial factors (from 0.1 the chain took about twice
-        as many sweeps to leave its start on MovieLens 100K).
+    init_std : float, default 0.1
+        Standard deviation of the initial factors. From 0.3 the chain leaves its start
+        in fewer sweeps, but after 200 sweeps 0.1 was more accurate on MovieLens 100K
+        fold u1 (RMSE 0.9062 vs 0.9070 at rank 8; the fold used to choose, not the one
+        reported) and on ml-latest-small.
     n_threads, random_state
         As in every model.
 
@@ -114,7 +116,7 @@ class BayesianMF(FactorModel):
         implicit: bool = False,
         biased: bool = True,
         reg_bias: float | None = None,
-        init_std: float = 0.3,
+        init_std: float = 0.1,
         n_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
