@@ -539,3 +539,81 @@ def test_recommend_for_takes_a_fold(svd_file):
     model, _ = svd_file
     with pytest.raises(lf.InvalidParameterError, match="takes the FoldIn"):
         model.recommend_for(object())
+
+
+def test_a_fold_that_does_not_fit_the_model_is_refused(svd_file):
+    import scipy.sparse as sp
+
+    model, _ = svd_file
+    items = model.items_.raw[:3]
+    fold = model.fold_in(Interactions.from_arrays(["x"] * 3, items, ratings=[5, 4, 3]),
+                         update=False)  # fmt: skip
+    far = sp.csr_matrix(([1.0], ([0], [2**31 - 2])), shape=(1, 2**31 - 1))
+    with pytest.raises(lf.InvalidParameterError, match="seen rows must be a CSR matrix of shape"):
+        model.recommend_for(fold._replace(seen=far))
+    twice = fold._replace(users=np.array(["x", "x"], dtype=object),
+                          factors=np.vstack([fold.factors] * 2), bias=np.repeat(fold.bias, 2),
+                          seen=sp.vstack([fold.seen] * 2).tocsr(),
+                          user_factors=np.vstack([fold.factors] * 2))  # fmt: skip
+    with pytest.raises(lf.InvalidParameterError, match="users must be distinct"):
+        model.add_users(twice)
+    with pytest.raises(lf.InvalidParameterError, match="factors"):
+        model.recommend_for(fold._replace(factors=fold.factors[:, :2]))
+
+
+def test_a_shallow_copy_never_writes_over_the_original(svd_file):
+    import copy
+
+    model, _ = svd_file
+    a = model.clone().set_state(model.get_state())
+    items = a.items_.raw
+    a.fold_in(Interactions.from_arrays(["alice"] * 2, items[:2], ratings=[5, 1]))
+    before = a.user_factors_[a.users_.index(["alice"])[0]].copy()
+    seen_before = a.user_items_[a.users_.index(["alice"])[0]].indices.copy()
+    b = copy.copy(a)
+    b.fold_in(Interactions.from_arrays(["bob"] * 2, items[2:4], ratings=[1, 5]))
+    a.fold_in(Interactions.from_arrays(["carol"] * 2, items[4:6], ratings=[3, 3]))
+    row = a.users_.index(["alice"])[0]
+    assert np.array_equal(a.user_factors_[row], before)
+    assert np.array_equal(a.user_items_[row].indices, seen_before)
+    assert "bob" not in a.users_ and "carol" not in b.users_
+    carol = a.users_.index(["carol"])[0]
+    assert a.items_.ids(a.user_items_[carol].indices).tolist() == sorted(items[4:6].tolist())
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("user,item,rating\nNA,1,3\n2,1,4\n", "missing ids"),
+        ("user,item,rating\n,1,3\n2,1,4\n", "missing ids"),
+        (
+            '"user","item","rating"\n18446744073709551616,1,3\n18446744073709551617,1,4\n3,1,5\n',
+            [3, 18446744073709551616, 18446744073709551617],
+        ),
+        ("user,item,rating\n+3,1,3\n4,1,4\n", [3, 4]),
+        ("user,item,rating\nalice,1,3\nNA,1,4\n", ["NA", "alice"]),
+    ],
+)
+def test_csv_ids_are_exact_or_missing(tmp_path, text, want):
+    path = tmp_path / "ids.csv"
+    path.write_text(text)
+    if isinstance(want, str):
+        with pytest.raises(DataError, match=want):
+            read_csv(path)
+        return
+    assert sorted(read_csv(path).users.raw.tolist()) == want
+
+
+def test_vocabulary_extend_is_cheap_and_branch_safe():
+    from latentfactors.data import Vocabulary
+
+    base = Vocabulary(np.arange(200_000))
+    v = base
+    for k in range(300):  # folding in users one by one
+        v = v.extend([f"new{k}"])
+    assert len(v) == 200_300 and v.index(["new7", 5]).tolist() == [200_007, 5]
+    assert v.ids([200_299]).tolist() == ["new299"] and "new0" in v and "new300" not in v
+    a, b = base.extend([-1]), base.extend([-2])  # two extensions of one vocabulary
+    assert a.index([-1, -2], missing="ignore").tolist() == [200_000, -1]
+    assert b.index([-1, -2], missing="ignore").tolist() == [-1, 200_000]
+    assert a.raw.dtype == np.int64 and a.raw[-1] == -1

@@ -57,6 +57,7 @@ _LAZY = {
     "Popularity": "latentfactors.models",
     "ranking_metrics": "latentfactors.evaluation",
     "save": "latentfactors.persistence",
+    "export_vectors": "latentfactors.index.milvus",
     "load": "latentfactors.persistence",
     "rmse_mae": "latentfactors.evaluation",
     "evaluate": "latentfactors.evaluation",

@@ -89,6 +89,9 @@ class Vocabulary:
     """An ordered set of raw ids with vectorised lookups both ways.
 
     Inner ids are ``0 .. len(vocab) - 1`` as int32. Raw ids may be integers or strings.
+    :meth:`extend` (folding in new users) is amortised O(new ids): the added ids live in
+    an append-only overlay next to the indexed base, merged into it when it grows as
+    large as the base, so adding one user to a million costs microseconds, not a rebuild.
 
     Parameters
     ----------
@@ -104,18 +107,27 @@ class Vocabulary:
     [1, 0]
     >>> vocab.ids([0]).tolist()
     ['alice']
+    >>> vocab.extend(["carol"]).index(["carol"]).tolist()
+    [2]
     """
 
-    __slots__ = ("_ids", "_index", "name")
+    __slots__ = ("_added", "_base", "_cache", "_claim", "_index", "_n_added", "name")
 
     def __init__(self, ids: Any, name: str = "id") -> None:
         arr = _as_id_array(ids)
         if arr.dtype.kind in "iu":  # _as_id_array left only values that fit
             arr = arr.astype(np.int64, copy=False)
-        self._ids = arr
-        self._ids.setflags(write=False)
+        arr.setflags(write=False)
+        self._base = arr
         self.name = name
         self._index: pd.Index | None = None
+        # overlay: raw id -> inner id and the raw ids in order, both append-only and
+        # shared by the vocabularies extended from one another; this one sees the first
+        # _n_added of them (as UserState's buffers, _claim says how many are taken)
+        self._added: dict = {}
+        self._claim: list = [[], 0]  # [raw ids in order, how many taken]
+        self._n_added = 0
+        self._cache: np.ndarray | None = arr
         if len(self._index_()) != len(arr) or not self._index_().is_unique:
             raise DataError(f"{name} vocabulary ids must be unique")
 
@@ -145,8 +157,22 @@ class Vocabulary:
     # lookups ----------------------------------------------------------------------
     def _index_(self) -> pd.Index:
         if self._index is None:
-            self._index = pd.Index(self._ids)
+            self._index = pd.Index(self._base)
         return self._index
+
+    def _overlay(self, values: np.ndarray) -> np.ndarray:
+        """Inner ids of ``values`` in the overlay this vocabulary sees (-1 if absent)."""
+        limit = len(self._base) + self._n_added
+        added = self._added
+        out = np.full(len(values), -1, dtype=np.int64)
+        for k, v in enumerate(values.tolist()):
+            try:
+                j = added.get(v, -1)
+            except TypeError:  # unhashable
+                continue
+            if 0 <= j < limit:
+                out[k] = j
+        return out
 
     def index(self, raw: Any, missing: str = "raise") -> np.ndarray:
         """Inner ids (int32) of raw ids.
@@ -163,11 +189,27 @@ class Vocabulary:
         if len(arr) == 0:
             return np.empty(0, dtype=np.int32)
         idx = self._index_()
-        try:
-            out = idx.get_indexer(arr)
-        except (TypeError, ValueError):  # incomparable types
-            out = np.array([idx.get_loc(x) if x in idx else -1 for x in arr])
+        if self._base.dtype.kind in "iu" and arr.dtype == object:
+            # integer base, mixed query (after folding string users into an int-id
+            # model): look the integers up as int64, the rest cannot be in the base
+            is_int = np.fromiter(
+                (isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+                 and -(2**63) <= x <= _INT64_MAX for x in arr),
+                dtype=bool, count=len(arr),
+            )  # fmt: skip
+            out = np.full(len(arr), -1, dtype=np.int32)
+            if is_int.any():
+                out[is_int] = idx.get_indexer(arr[is_int].astype(np.int64))
+        else:
+            try:
+                out = idx.get_indexer(arr)
+            except (TypeError, ValueError):  # incomparable types
+                out = np.array([idx.get_loc(x) if x in idx else -1 for x in arr])
         out = np.asarray(out, dtype=np.int32)
+        if self._n_added:
+            miss = np.flatnonzero(out < 0)
+            if len(miss):
+                out[miss] = self._overlay(arr[miss])
         if missing == "raise":
             unknown = out < 0
             if unknown.any():
@@ -183,51 +225,91 @@ class Vocabulary:
     def ids(self, inner: Any) -> np.ndarray:
         """Raw ids of inner ids."""
         inner = np.asarray(inner)
-        if inner.size and (inner.min() < 0 or inner.max() >= len(self._ids)):
+        if inner.size and (inner.min() < 0 or inner.max() >= len(self)):
             raise UnknownIdError(
-                f"inner {self.name} ids must lie in [0, {len(self._ids)}); got "
+                f"inner {self.name} ids must lie in [0, {len(self)}); got "
                 f"[{inner.min()}, {inner.max()}]"
             )
-        return self._ids[inner]
+        if self._n_added == 0 or (inner.size and inner.max() < len(self._base)):
+            return self._base[inner]
+        return self.raw[inner]
 
     def extend(self, raw: Any) -> Vocabulary:
-        """A new vocabulary: this one, then the ids of ``raw`` it lacks (first-seen order)."""
+        """A new vocabulary: this one, then the ids of ``raw`` it lacks (first-seen order).
+
+        This one is left as it was; the new one shares its base and overlay."""
         arr = _as_id_array(raw)
         known = self.index(arr, missing="ignore") >= 0
         new = pd.unique(pd.Series(arr[~known], dtype=object if arr.dtype == object else None))
         if len(new) == 0:
             return self
-        merged = np.concatenate([self._ids.astype(object), np.asarray(new, dtype=object)])
-        if self._ids.dtype.kind in "iu" and np.asarray(new).dtype.kind in "iu":
-            merged = merged.astype(np.int64)
-        return Vocabulary(merged, name=self.name)
+        new_list = np.asarray(new, dtype=object).tolist()
+        total = self._n_added + len(new_list)
+        if total > max(1024, len(self._base)):  # merge into a new base: amortised O(1)
+            merged = np.concatenate([self.raw.astype(object), np.asarray(new_list, dtype=object)])
+            if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                   for v in new_list) and self._base.dtype.kind in "iu":  # fmt: skip
+                exact = _exact_ints(merged.tolist())
+                merged = merged if exact is None else exact
+            return Vocabulary(merged, name=self.name)
+        out = Vocabulary.__new__(Vocabulary)
+        out._base, out._index, out.name = self._base, self._index, self.name
+        ids_list, taken = self._claim
+        if taken == self._n_added and self._added is not None:  # append in place
+            out._added, out._claim = self._added, self._claim
+        else:  # another vocabulary extended past this one: copy the overlay first
+            kept = ids_list[: self._n_added]
+            out._claim = [list(kept), self._n_added]
+            out._added = {v: len(self._base) + k for k, v in enumerate(kept)}
+        start = len(self._base) + self._n_added
+        for k, v in enumerate(new_list):
+            out._added[v] = start + k
+        out._claim[0].extend(new_list)
+        out._claim[1] = total
+        out._n_added = total
+        out._cache = None
+        return out
 
     # container protocol -------------------------------------------------------------
     @property
     def raw(self) -> np.ndarray:
         """The raw ids in inner-id order (read-only array)."""
-        return self._ids
+        if self._cache is None:
+            extra = self._claim[0][: self._n_added]
+            ints = _exact_ints(extra) if self._base.dtype.kind in "iu" else None
+            if ints is not None and ints.dtype == np.int64:
+                arr = np.concatenate([self._base, ints])
+            else:
+                arr = np.empty(len(self._base) + len(extra), dtype=object)
+                arr[: len(self._base)] = self._base.tolist() if self._base.dtype != object \
+                    else self._base  # fmt: skip
+                arr[len(self._base) :] = extra
+            arr.setflags(write=False)
+            self._cache = arr
+        return self._cache
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._base) + self._n_added
 
     def __contains__(self, raw: Any) -> bool:
         try:
-            return raw in self._index_()
+            if raw in self._index_():
+                return True
         except TypeError:
             return False
+        return bool(self._n_added) and self._overlay(np.array([raw], dtype=object))[0] >= 0
 
     def __iter__(self):
-        return iter(self._ids.tolist())
+        return iter(self.raw.tolist())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocabulary):
             return NotImplemented
-        return other is self or (len(self) == len(other) and bool(np.all(self._ids == other._ids)))
+        return other is self or (len(self) == len(other) and bool(np.all(self.raw == other.raw)))
 
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        head = ", ".join(repr(x) for x in self._ids[:3].tolist())
+        head = ", ".join(repr(x) for x in self.raw[:3].tolist())
         more = ", ..." if len(self) > 3 else ""
         return f"Vocabulary({self.name}: {len(self)} ids [{head}{more}])"

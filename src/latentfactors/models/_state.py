@@ -54,6 +54,10 @@ class UserState:
     b_buf: np.ndarray  # user biases, float32 (capacity,)
     c_buf: np.ndarray  # interactions per user, int64 (capacity,)
     seen_rows: SeenRows | None = None
+    #: rows of the buffers claimed so far, shared by the snapshots that share them: a
+    #: snapshot may append in place only if nobody appended past its ``n`` (a shallow
+    #: copy of a model shares its snapshot, and must not write over the other's users)
+    claim: list = field(default_factory=lambda: [0], compare=False, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -61,6 +65,7 @@ class UserState:
         return cls(
             users, len(users), factors, None if vectors is None or vectors is factors else vectors,
             bias, np.asarray(counts, np.int64), None if seen is None else SeenRows.from_csr(seen),
+            [len(users)],
         )  # fmt: skip
 
     @property
@@ -109,17 +114,23 @@ class UserState:
         n_new = len(users)
         counts = np.diff(seen_csr.indptr).astype(np.int64)
         refresh = not new.all()
+        # in place only past every published row: not when refreshing a known user (its
+        # row is visible) and not when another snapshot already appended past ours
+        in_place = not refresh and self.claim[0] == self.n
         bufs = []
         for buf in (self.f_buf, self.v_buf, self.b_buf, self.c_buf):
             if buf is None:
                 bufs.append(None)
-            elif refresh:  # copy-on-write: old snapshots keep the old rows
+            elif not in_place:  # copy-on-write: old snapshots keep the old rows
                 out = np.zeros((max(n_new, len(buf)), *buf.shape[1:]), buf.dtype)
                 out[: self.n] = buf[: self.n]
                 bufs.append(out)
             else:
                 bufs.append(_grow(buf, self.n, n_new))
         f, v, b, c = bufs
+        same = in_place and f is self.f_buf
+        claim = self.claim if same else [n_new]
+        claim[0] = n_new
         pos = users.index(raw)
         f[pos] = factors
         if v is not None:
@@ -132,7 +143,7 @@ class UserState:
                 seen = SeenRows.from_csr(_replace_rows(seen.csr(), pos, seen_csr, n_new))
             else:
                 seen = seen.append(seen_csr)
-        return UserState(users, n_new, f, v, b, c, seen)
+        return UserState(users, n_new, f, v, b, c, seen, claim)
 
 
 def _replace_rows(old: Any, pos: np.ndarray, fresh: Any, n_rows: int) -> Any:
@@ -276,7 +287,21 @@ def check_state(
             raise DataError(f"the seen-items matrix is invalid ({exc})") from None
         if not seen.has_sorted_indices:
             seen = seen.sorted_indices()
+        if len(seen.indices) > 1:
+            ptr = np.asarray(seen.indptr, dtype=np.int64)
+            step = np.diff(seen.indices.astype(np.int64))
+            inner = np.ones(len(step), dtype=bool)
+            inner[ptr[1:-1][(ptr[1:-1] > 0) & (ptr[1:-1] < len(seen.indices))] - 1] = False
+            if (step[inner] == 0).any():
+                raise DataError("the seen-items matrix lists an item twice in one user's row")
+        if not np.isfinite(seen.data).all():
+            raise DataError("the seen-items matrix holds NaN or infinite values")
+        if implicit and len(seen.data) and seen.data.min() < 0:
+            raise DataError("the seen-items matrix of an implicit model holds negative weights")
         out["user_items"] = seen
+        # item counts are the training counts (fold-in leaves them), so only users' agree
+        if "user_counts" in out and not np.array_equal(out["user_counts"], np.diff(seen.indptr)):
+            raise DataError("learned state 'user_counts' disagrees with the seen-items matrix")
     elif state.get("user_counts") is None or state.get("item_counts") is None:
         raise DataError(
             "learned state without 'user_items' (seen items) needs 'user_counts' and 'item_counts'"
@@ -315,13 +340,23 @@ def check_state(
     if not (
         isinstance(history, dict)
         and all(isinstance(k_, str) and isinstance(v, list) for k_, v in history.items())
-    ):
-        raise DataError("learned state 'history' must map names to lists")
+        and all(x is None or (isinstance(x, numbers.Real) and not isinstance(x, bool))
+                for v in history.values() for x in v)
+        and len({len(v) for v in history.values()}) <= 1
+    ):  # fmt: skip
+        raise DataError(
+            "learned state 'history' must map names to lists of numbers (or None), one "
+            "entry per epoch"
+        )
     out["history"] = history
     best = state.get("best_epoch")
     if best is not None:
-        if type(best) is not int or best < 0:
-            raise DataError(f"learned state 'best_epoch' must be an integer, got {best!r}")
+        n_epochs = len(history.get("epoch", []))
+        if type(best) is not int or best < 0 or (n_epochs and best > n_epochs):
+            raise DataError(
+                f"learned state 'best_epoch' must be an epoch that ran (0..{n_epochs}), got "
+                f"{best!r}"
+            )
         out["best_epoch"] = best
     return out
 
@@ -352,10 +387,13 @@ class SeenRows:
     idx: np.ndarray  # int32 (capacity_nnz,)
     val: np.ndarray  # float32 (capacity_nnz,)
     n_extra: int = 0
+    #: appended rows claimed in these buffers (shared, as UserState.claim)
+    claim: list = field(default_factory=lambda: [0], compare=False, repr=False)
 
     @classmethod
     def from_csr(cls, csr: Any) -> SeenRows:
-        return cls(csr, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+        return cls(csr, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                   0, [0])  # fmt: skip
 
     @property
     def n_rows(self) -> int:
@@ -365,13 +403,18 @@ class SeenRows:
         """A new snapshot with the rows of ``csr`` appended (self stays valid)."""
         m, nnz = csr.shape[0], int(self.ptr[self.n_extra])
         add = int(csr.indptr[-1])
-        ptr = _grow(self.ptr, self.n_extra + 1, self.n_extra + 1 + m)
-        idx = _grow(self.idx, nnz, nnz + add)
-        val = _grow(self.val, nnz, nnz + add)
+        ptr, idx, val = self.ptr, self.idx, self.val
+        if self.claim[0] != self.n_extra:  # another snapshot appended past ours: copy
+            ptr, idx, val = ptr[: self.n_extra + 1].copy(), idx[:nnz].copy(), val[:nnz].copy()
+        ptr = _grow(ptr, self.n_extra + 1, self.n_extra + 1 + m)
+        idx = _grow(idx, nnz, nnz + add)
+        val = _grow(val, nnz, nnz + add)
         ptr[self.n_extra + 1 : self.n_extra + 1 + m] = nnz + np.asarray(csr.indptr[1:], np.int64)
         idx[nnz : nnz + add] = csr.indices
         val[nnz : nnz + add] = csr.data
-        return SeenRows(self.base, ptr, idx, val, self.n_extra + m)
+        claim = self.claim if ptr is self.ptr else [0]
+        claim[0] = self.n_extra + m
+        return SeenRows(self.base, ptr, idx, val, self.n_extra + m, claim)
 
     def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CSR ``(indptr, indices)`` of the given user rows, in order."""

@@ -147,6 +147,49 @@ class FoldInMixin:
             self.add_users(fold)
         return fold
 
+    def _check_fold(self, fold: Any, method: str, need_seen: bool) -> FoldIn:
+        """A FoldIn that fits this model (shapes, unique users, seen rows in range)."""
+        import scipy.sparse as sp
+
+        if not isinstance(fold, FoldIn):
+            raise InvalidParameterError(
+                f"{method} takes the FoldIn that fold_in(..., update=False) returned, got "
+                f"{type(fold).__name__}"
+            )
+        users = np.asarray(fold.users)
+        m, k = len(users), self.item_factors_.shape[1]
+        factors = np.asarray(fold.factors)
+        bias = np.asarray(fold.bias)
+        user_factors = factors if fold.user_factors is None else np.asarray(fold.user_factors)
+        bad = None
+        if users.ndim != 1 or len(set(users.tolist())) != m:
+            bad = "its users must be distinct ids, one per row"
+        elif factors.shape != (m, k) or user_factors.shape != (m, k) or bias.shape != (m,):
+            bad = (f"its factors {factors.shape} and bias {bias.shape} must be ({m}, {k}) and "
+                   f"({m},) for this model's {k} factors")  # fmt: skip
+        elif not (np.isfinite(factors).all() and np.isfinite(bias).all()
+                  and np.isfinite(user_factors).all()):  # fmt: skip
+            bad = "its factors hold NaN or infinite values"
+        elif fold.seen is None and need_seen:
+            bad = "it has no seen rows"
+        elif fold.seen is not None:
+            seen = fold.seen
+            if not (sp.issparse(seen) and seen.format == "csr"
+                    and seen.shape == (m, len(self.items_))):  # fmt: skip
+                bad = (f"its seen rows must be a CSR matrix of shape ({m}, {len(self.items_)}) "
+                       "over this model's items")  # fmt: skip
+            else:
+                try:
+                    seen.check_format(full_check=True)
+                except (ValueError, TypeError) as exc:
+                    bad = f"its seen rows are invalid ({exc})"
+        if bad is not None:
+            raise InvalidParameterError(
+                f"{method}: this FoldIn does not fit this {type(self).__name__}: {bad}; pass "
+                "what this model's fold_in(..., update=False) returned"
+            )
+        return fold
+
     def add_users(self, fold: FoldIn) -> None:
         """Remember users folded in with ``fold_in(..., update=False)``.
 
@@ -160,10 +203,7 @@ class FoldInMixin:
         from .base import USERS_LOCK
 
         self._check_fitted("add_users")
-        if not isinstance(fold, FoldIn) or fold.seen is None:
-            raise InvalidParameterError(
-                "add_users takes the FoldIn that fold_in(..., update=False) returned"
-            )
+        self._check_fold(fold, "add_users", need_seen=True)
         if len(fold.users) == 0:
             return
         with USERS_LOCK:

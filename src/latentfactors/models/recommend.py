@@ -243,10 +243,7 @@ class RecommendMixin:
         self._check_fitted("recommend_for")
         check_int(type(self).__name__, "n", n, 1)
         cand, allowed = self._candidates(items, exclude)
-        if not hasattr(fold, "factors") or not hasattr(fold, "bias"):
-            raise InvalidParameterError(
-                "recommend_for takes the FoldIn that fold_in(..., update=False) returned"
-            )
+        self._check_fold(fold, "recommend_for", need_seen=False)
         seen = None
         if exclude_seen and getattr(fold, "seen", None) is not None:
             seen = (fold.seen.indptr, fold.seen.indices)

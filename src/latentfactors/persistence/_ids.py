@@ -49,7 +49,13 @@ def encode_ids(raw: np.ndarray, what: str) -> tuple[dict[str, np.ndarray], str]:
                 ) from None
         elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             kinds[n] = _INT
-            parts.append(str(int(v)).encode("ascii"))
+            try:
+                parts.append(str(int(v)).encode("ascii"))
+            except ValueError:  # more digits than Python converts to text
+                raise ModelFileError(
+                    f"cannot save {what} id {str(v)[:20]}...: an integer id of more than "
+                    "4300 digits; use a string id"
+                ) from None
         else:
             raise ModelFileError(
                 f"cannot save {what} id {v!r} of type {type(v).__name__}: ids must be "
@@ -76,6 +82,10 @@ def decode_ids(arrays: dict[str, np.ndarray], what: str, encoding: str, name: st
     offsets = arrays.pop(f"{what}.offsets")
     kinds = arrays.pop(f"{what}.kinds")
     n = len(kinds)
+    if offsets.ndim == 1 and offsets.dtype.kind in "iu":
+        if len(offsets) and (int(offsets.max()) >= 2**62 or int(offsets.min()) < 0):
+            raise ModelFileError(f"{name}: the {what} ids are not a valid utf8 id array")
+        offsets = offsets.astype(np.int64)
     if not (
         ids.ndim == 1 and ids.dtype == np.uint8
         and offsets.ndim == 1 and offsets.dtype.kind in "iu" and len(offsets) == n + 1
@@ -92,7 +102,8 @@ def decode_ids(arrays: dict[str, np.ndarray], what: str, encoding: str, name: st
         for j in range(n):
             text = blob[bounds[j] : bounds[j + 1]].decode("utf-8")
             if kinds[j] == _INT:
-                if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+                digits = text[1:] if text[:1] == "-" else text
+                if not (digits.isascii() and digits.isdigit()):
                     raise ValueError(f"not an integer: {text[:40]!r}")
                 out[j] = int(text)
             else:
