@@ -209,3 +209,35 @@ def test_connect_and_read_errors(tmp_path):
             pass
     with pytest.raises(DataError, match="no such file or folder"):
         lfd.read_table(tmp_path / "missing.parquet")
+
+
+def _die() -> None:
+    os._exit(1)  # the worker process dies in the middle of its task
+
+
+def test_lost_too_often_is_one_clear_error():
+    """A step whose workers keep dying fails with DistributedFitError after max_retries
+    re-runs (here Dask gives up on a task at its first lost worker)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from latentfactors.distributed import DistributedFitError
+    from latentfactors.distributed._engine import run_step
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=":0")  # fmt: skip
+    try:
+        with Client(cluster) as client:
+            attempts = []
+
+            def make():
+                attempts.append(1)
+                return [client.submit(_die, pure=False)]
+
+            with pytest.raises(DistributedFitError, match=r"test step failed 2 times because "
+                               r"workers were lost .*no model was kept"):  # fmt: skip
+                run_step(client, make, "test step", max_retries=1)
+            assert len(attempts) == 2
+    finally:
+        cluster.close()
