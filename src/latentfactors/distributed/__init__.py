@@ -22,7 +22,10 @@ How it works
 * ALS and ImplicitALS: users and items are cut into contiguous ranges balanced by
   activity; each block's CSR stays on a worker. Per half-step the client scatters the
   fixed side once (factors + bias, or factors + ``Y^T Y + reg I``), every block is
-  solved by the single-machine kernel, and the client gathers the solved rows.
+  solved by the single-machine kernel (CG solvers warm-started from the block's current
+  rows), and the client gathers the solved rows. The fixed side is scattered to one
+  worker, not with ``broadcast=True`` (which the Active Memory Manager undoes); tasks
+  elsewhere fetch it from peers once per worker.
 * SVD: distributed stratified SGD (DSGD, Gemulla et al. 2011) over the same ``B x B``
   blocks and the same per-block random streams as the single-machine SVD; in each of
   the ``B`` sub-epochs ``B`` blocks sharing no user and no item run at once, and only
@@ -40,6 +43,11 @@ held; the factors a step scattered are re-sent from the client and the step is r
 
 Threads: each task sets numba's thread count to its worker's ``nthreads`` (Dask does not)
 and keeps BLAS on one thread; start workers with ``--nthreads`` equal to their cores.
+
+Limits: the client holds both sides' factors (users x k floats) and each ALS iteration
+moves them through its network link twice; at billions of users that link, not the
+workers, bounds the speed (see ``benchmarks/results/dask.md``). SVDpp, BPR, NMF and the
+other models train on one machine only.
 """
 
 from __future__ import annotations
