@@ -125,3 +125,44 @@ def test_result_is_an_ordinary_model(client, ml_dask, ml_inter, tmp_path):
     np.testing.assert_array_equal(kept.recommend(user, n=5)[0], ref.recommend(user, n=5)[0])
     svd = lfd.fit(SVD(n_factors=4, n_epochs=2, random_state=0), ml_dask, keep_seen=True)
     assert (svd.user_items_ != ml_inter.csr).nnz == 0
+
+
+def test_implicit_weights_lastfm(client, lastfm_path):
+    """Play counts in a weight column (Last.fm 2K): the same ImplicitALS as on one machine."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from latentfactors import distributed as lfd
+    from latentfactors.data import Interactions
+
+    df = pd.read_csv(lastfm_path / "user_artists.dat", sep="\t")
+    local = Interactions.from_dataframe(df, user="userID", item="artistID", weight="weight")
+    ddf = dd.from_pandas(df.sample(frac=1.0, random_state=1), npartitions=3)
+    params = dict(n_factors=16, n_epochs=3, random_state=0)
+    got = lfd.fit(ImplicitALS(**params), ddf, client, user="userID", item="artistID",
+                  weight="weight")  # fmt: skip
+    assert_same_model(got, ImplicitALS(**params).fit(local), atol=1e-6)
+
+
+def test_early_stopping_restores_the_best_epoch(client, ml_inter):
+    """EarlyStopping(restore_best=True) snapshots and restores a distributed trainer's
+    arrays (DSGD keeps them in training order) exactly as the single-machine one's."""
+    import dask.dataframe as dd
+
+    from latentfactors import distributed as lfd
+    from latentfactors.data import random_split
+
+    train, val = random_split(ml_inter, 0.1, seed=0)
+    data = lfd.from_dask_dataframe(dd.from_pandas(train.to_dataframe(), npartitions=3),
+                                   client, rating="rating")  # fmt: skip
+    # settings that overfit within a few epochs, so the fit stops and restores
+    for model in (SVD(n_factors=32, n_epochs=30, lr=0.05, reg=0.0, random_state=0),
+                  ALS(n_factors=32, n_epochs=10, reg=0.001, weighted=False,
+                      random_state=0)):  # fmt: skip
+        stop = dict(patience=1, restore_best=True)
+        ref = model.clone().fit(train, validation=val, callbacks=[EarlyStopping(**stop)])
+        got = lfd.fit(model.clone(), data, validation=val, callbacks=[EarlyStopping(**stop)])
+        assert ref.best_epoch_ < len(ref.history_["epoch"]) < model.n_epochs
+        assert got.history_["epoch"] == ref.history_["epoch"]
+        assert got.best_epoch_ == ref.best_epoch_
+        assert_same_model(got, ref, atol=1e-5)
