@@ -70,9 +70,11 @@ class DaskSVDTrainer(Trainer):
         del splits
         self.seen = None
         if keep_seen:
+            from ._engine import range_bounds
             from .als import gather_seen, row_blocks
 
-            bounds = np.array([0, data.n_users], dtype=np.int64)
+            # several blocks, so no worker builds the whole matrix on its own
+            bounds = range_bounds(data.user_counts, max(2, len(data.parts)))
             self.seen = gather_seen(data, row_blocks(data, 0, bounds), bounds)
 
     def _slices(self, kind: str) -> list[slice]:
