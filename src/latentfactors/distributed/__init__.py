@@ -46,7 +46,9 @@ and keeps BLAS on one thread; start workers with ``--nthreads`` equal to their c
 
 Limits: the client holds both sides' factors (users x k floats) and each ALS iteration
 moves them through its network link twice; at billions of users that link, not the
-workers, bounds the speed (see ``benchmarks/results/dask.md``). SVDpp, BPR, NMF and the
+workers, bounds the speed (see ``benchmarks/results/dask.md``). ImplicitALS's Gram
+matrix ``Y^T Y`` (rows x k^2 flops) is computed on the client too, on one BLAS thread,
+so that the model is the single-machine model bit for bit. SVDpp, BPR, NMF and the
 other models train on one machine only.
 """
 
