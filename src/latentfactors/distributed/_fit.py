@@ -114,10 +114,11 @@ def fit(
         depend on it. (SVD's blocks are its
         own ``n_blocks`` parameter.)
     keep_seen : bool, default False
-        Bring the users x items matrix to the client at the end so the model keeps its
+        Bring the users x items matrix to the client before training, so the model keeps its
         seen items (``recommend(exclude_seen=True)``, ``explain``). Off by default: the
         point of a cluster is that the rows need not fit on one machine. Without it,
-        ``recommend`` needs ``exclude_seen=False``.
+        ``recommend`` needs ``exclude_seen=False``, and a ranking ``validation`` metric
+        scores training items too (``model.fit`` leaves them out), so it reads lower.
     max_retries : int, default 3
         How many times a step is re-run after losing a worker.
 
