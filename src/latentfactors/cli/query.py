@@ -135,6 +135,11 @@ def recommend(model_file, user, n, new_user_ratings, replace_history, include_se
                 "their training history: pass --replace-history to do that, or use a new id"
             )
         model.fold_in(_new_user(model, u, new_user_ratings))
+    if model.user_items_ is None and not include_seen:
+        raise click.UsageError(
+            "this model keeps no record of seen items (trained on a cluster, or saved with "
+            "seen=False), so it cannot leave them out; pass --include-seen"
+        )
     items, scores = model.recommend(u, n=n, exclude_seen=not include_seen)
     titles = _titles(model, items)
     if as_json:

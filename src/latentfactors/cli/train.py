@@ -21,9 +21,18 @@ from .query import metrics_option
     show_default=True,
     help="Hold out this fraction to report a validation metric per epoch.",
 )
+@click.option(
+    "--dask",
+    "dask_spec",
+    default=None,
+    metavar="ADDRESS|local:N",
+    help="Train on a Dask cluster (tcp://host:8786) or on N local worker processes "
+    "(local:N): als, implicit-als and svd; DATA is a Parquet file or folder, or CSV with "
+    "named columns (pip install 'latentfactors[dask]').",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def fit(data, model_name, factors, epochs, lr, reg, seed, threads, settings, output,
-        validation, as_json, **data_opts):  # fmt: skip
+        validation, dask_spec, as_json, **data_opts):  # fmt: skip
     """Fit a model on DATA (a file or a MovieLens / Last.fm folder) and save it.
 
     \b
@@ -31,8 +40,15 @@ def fit(data, model_name, factors, epochs, lr, reg, seed, threads, settings, out
       latentfactors fit ../shared/data/ml-100k --model svd --factors 50 -o svd.lfm
       latentfactors fit plays.tsv --model implicit-als --implicit -o als.lfm
       latentfactors fit ratings.dat --sep :: --names user,item,rating,ts --model svdpp -o m.lfm
+      latentfactors fit ratings/ --dask local:2 --model als -o als.lfm
     """
     from ..data import random_split
+
+    if dask_spec:
+        model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
+        _fit_on_dask(model, model_name, data, dask_spec, output, validation, as_json,
+                     data_opts)  # fmt: skip
+        return
 
     ds = load_data(data, {**data_opts, "quiet": as_json})
     model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
@@ -52,6 +68,45 @@ def fit(data, model_name, factors, epochs, lr, reg, seed, threads, settings, out
         console().print(
             f"saved {type(model).__name__} to {esc(output)} ({len(train):,} interactions)"
         )
+
+
+def _fit_on_dask(model, model_name, data, spec, output, validation, as_json, opts) -> None:
+    """``fit --dask``: read DATA as a dask DataFrame and train on the cluster."""
+    if validation:
+        raise click.UsageError(
+            "--validation is not available with --dask; evaluate the saved model on a "
+            "held-out file with 'latentfactors evaluate'"
+        )
+    if model_name not in ("als", "implicit-als", "svd"):
+        raise click.UsageError(
+            f"--dask trains als, implicit-als and svd; {model_name} trains on one machine"
+        )
+    from ..distributed import connect, read_table
+    from ..distributed import fit as dask_fit
+    from ..persistence import save
+
+    ddf = read_table(data, sep=opts.get("sep"))
+    columns = list(ddf.columns)
+    user = opts.get("user_col") or "user"
+    item = opts.get("item_col") or "item"
+    weight = opts.get("weight_col")
+    rating = None
+    if not opts.get("implicit") and weight is None:
+        rating = opts.get("rating_col") or ("rating" if "rating" in columns else None)
+    with connect(spec) as client:
+        if not as_json:
+            console(stderr=True).print(f"Dask dashboard: {esc(client.dashboard_link)}")
+        with ProgressCallback(f"fit {model_name} on Dask", enabled=not as_json) as bar:
+            model = dask_fit(model, ddf, client, user=user, item=item, rating=rating,
+                             weight=weight, callbacks=[bar])  # fmt: skip
+    save(model, output)
+    summary = {"model": type(model).__name__, "params": model.get_params(), "output": output,
+               "n_train": model.n_train_, "history": model.history_, "dask": spec}  # fmt: skip
+    if as_json:
+        emit_json(summary)
+    else:
+        console().print(f"saved {type(model).__name__} to {esc(output)} "
+                        f"({model.n_train_:,} interactions, trained on Dask)")  # fmt: skip
 
 
 @main.command()
