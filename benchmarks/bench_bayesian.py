@@ -12,8 +12,10 @@ Scenarios: ``u3`` (MovieLens 100K, the published fold u3: myFM's docs report RMS
 at rank 8 there), ``small`` (ml-latest-small, a seeded random 80/20 split), ``cv5``
 (MovieLens 100K, five random folds as Surprise's protocol). Variants: ``plain`` (biased
 BPMF / an FM on user and item one-hots) and ``implicit`` (plus the SVD++ term / myFM's
-normalised "items this user rated" group). Seconds are wall-clock of ``fit`` + predict
-on whatever machine runs this; on a shared machine they are not a benchmark.
+normalised "items this user rated" group, as a relation block). Seconds are wall-clock
+of ``fit`` + predict on whatever machine runs this; on a shared machine they are not a
+benchmark (an oversubscribed machine slows numba's OpenMP barriers several-fold: compare
+``--threads 1``, since myFM's sampler is single-threaded).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def _rmse(pred: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------- the two libraries
 def run_latentfactors(stem: str, rank: int, iters: int, kept: int, implicit: bool) -> dict:
+    threads = int(os.environ["BENCH_THREADS"]) if os.environ.get("BENCH_THREADS") else None
     from latentfactors import Interactions
     from latentfactors.models import BayesianMF
 
@@ -89,7 +92,7 @@ def run_latentfactors(stem: str, rank: int, iters: int, kept: int, implicit: boo
                                      ratings=tr[:, 2])  # fmt: skip
     t0 = time.perf_counter()
     model = BayesianMF(n_factors=rank, n_epochs=iters, burn_in=iters - kept, implicit=implicit,
-                       random_state=0).fit(train)  # fmt: skip
+                       n_threads=threads, random_state=0).fit(train)  # fmt: skip
     pred = model.predict(te[:, 0].astype(np.int64), te[:, 1].astype(np.int64))
     return {"rmse": _rmse(pred, tr, te), "seconds": time.perf_counter() - t0}
 
@@ -144,9 +147,16 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--kept", type=int, default=160, help="samples kept (the rest: burn-in)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="latentfactors' kernel threads (default: all; myFM's sampler is single-threaded)",
+    )
     ap.add_argument("--only", choices=("latentfactors", "myfm"))
     ap.add_argument("--split-dir")
     args = ap.parse_args()
+    if args.threads:
+        os.environ["BENCH_THREADS"] = str(args.threads)
     scenarios = args.scenarios.split(",")
     variants = args.variants.split(",")
     if args.only:  # one library on splits already written (used for the peer's venv)

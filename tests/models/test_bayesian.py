@@ -167,3 +167,29 @@ def test_movielens_100k_u3_beats_svd(ml100k_path):
     svd = SVD(random_state=0).fit(train)
     rmse_svd = float(np.sqrt(np.mean((svd.predict(u, i) - test.values) ** 2)))
     assert rmse < 0.905 and rmse < rmse_svd, (rmse, rmse_svd)
+
+
+def test_command_line(data, tmp_path):
+    """``latentfactors fit --model bayesian-mf`` trains, saves, and the file serves."""
+    import json
+
+    from click.testing import CliRunner
+
+    from latentfactors.cli import main
+
+    csv = tmp_path / "ratings.csv"
+    data[0].to_dataframe().to_csv(csv, index=False)
+    out = tmp_path / "bmf.lfm"
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", str(csv), "--model", "bayesian-mf", "--factors", "3",
+                               "--epochs", "6", "--set", "implicit=true", "-o", str(out),
+                               "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["model"] == "BayesianMF" and summary["params"]["implicit"] is True
+    model = load(out)
+    assert model.n_factors_ == 3 * 5  # 6 sweeps, burn-in 1
+    user = model.users_.raw[0]
+    res = runner.invoke(main, ["explain", str(out), "--user", str(user), "--item",
+                               str(model.items_.raw[0])])  # fmt: skip
+    assert res.exit_code == 0 and "sample" in res.output, res.output
