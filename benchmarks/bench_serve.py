@@ -171,6 +171,7 @@ def main() -> None:
     ap.add_argument("--clients", default="1,8,32")
     ap.add_argument("--write-share", type=float, default=0.05)
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (--workers N)")
     ap.add_argument("--out", default=str(RESULTS / "serve.md"))
     ap.add_argument("--note", default="", help="e.g. 'machine idle' or 'under load'")
     args = ap.parse_args()
@@ -185,7 +186,7 @@ def main() -> None:
         path = model.save(tmp / "svd.lfm")
         users = model.users_.raw
         items = model.items_.raw
-        proc, url = start_server(path, tmp, ["--sync", args.sync])
+        proc, url = start_server(path, tmp, ["--sync", args.sync, "--workers", str(args.workers)])
         try:
             levels = [
                 asyncio.run(run_level(url, int(c), seconds, args.write_share, users, items, seed=i))
@@ -202,7 +203,7 @@ def main() -> None:
         f"Machine: {machine()}; {versions('fastapi', 'uvicorn', 'httpx', 'numpy')}",
         f"Load average when done: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. {args.note}",
         "",
-        f"ML-100K SVD (50 factors), one server process, exact retrieval, SQLite "
+        f"ML-100K SVD (50 factors), {args.workers} server process(es), exact retrieval, SQLite "
         f"synchronous={args.sync.upper()}; the load generator shares the machine. "
         f"{seconds:g} s per level, {args.write_share:.0%} writes (POST 5 interactions, new "
         "user) and the rest GET /users/{u}/recommendations?n=10.",

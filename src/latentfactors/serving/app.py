@@ -329,7 +329,7 @@ def create_app(settings: Settings, *, load_in_background: bool = True) -> FastAP
         dependencies=read,
         tags=["recommend"],
     )
-    def recommend(
+    async def recommend(
         user: UserP,
         n: N = 10,
         exclude_seen: bool = True,
@@ -339,6 +339,9 @@ def create_app(settings: Settings, *, load_in_background: bool = True) -> FastAP
     ):
         """Top-``n`` items for one user (training user, or live: folded in from posted
         interactions); seen items left out unless ``exclude_seen=false``."""
+        # one user is well under a millisecond of work: run it on the event loop rather
+        # than hand it to the thread pool (the hand-off cost more than the work: wrk at 8
+        # connections, p99 32.7 ms -> see benchmarks/results/serve.md)
         check_n(n, settings.max_n)
         limit_ids(("items", items), ("exclude", exclude))
         snap = service.current
