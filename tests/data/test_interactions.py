@@ -144,7 +144,8 @@ def test_missing_ids():
 
 
 def test_not_a_dataframe():
-    with pytest.raises(DataError, match="expected a pandas or polars DataFrame or a pyarrow Table, got list"):
+    msg = "expected a pandas or polars DataFrame or a pyarrow Table, got list"
+    with pytest.raises(DataError, match=msg):
         Interactions.from_dataframe([1, 2])
 
 
