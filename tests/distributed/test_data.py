@@ -87,7 +87,7 @@ def test_nan_rating_names_partition_and_rows(client):
     df = _frame()
     df.loc[[3, 250], "r"] = np.nan
     ddf = dd.from_pandas(df, npartitions=2)
-    with pytest.raises(DataError, match=r"column 'r' has 1 NaN value\(s\) \(partition 1, rows"):
+    with pytest.raises(DataError, match=r"column 'r' has 1 NaN value\(s\) \(partition 0, rows 3\)"):
         lfd.fit(ALS(), ddf, client, user="u", item="i", rating="r")
 
 

@@ -53,7 +53,7 @@ def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
     params = dict(n_factors=16, n_epochs=4, random_state=5, **params)
     ref = ImplicitALS(**params).fit(ml_inter)
     got = lfd.fit(ImplicitALS(**params), ml_dask)
-    assert_same_model(got, ref, atol=1e-6)
+    assert_same_model(got, ref, atol=1e-5)  # float32 CG: the Gram matrix may round differently
     if params.get("compute_loss"):
         np.testing.assert_allclose(got.history_["train_loss"], ref.history_["train_loss"],
                                    rtol=1e-6)  # fmt: skip
@@ -141,7 +141,7 @@ def test_implicit_weights_lastfm(client, lastfm_path):
     params = dict(n_factors=16, n_epochs=3, random_state=0)
     got = lfd.fit(ImplicitALS(**params), ddf, client, user="userID", item="artistID",
                   weight="weight")  # fmt: skip
-    assert_same_model(got, ImplicitALS(**params).fit(local), atol=1e-6)
+    assert_same_model(got, ImplicitALS(**params).fit(local), atol=1e-5)
 
 
 def test_early_stopping_restores_the_best_epoch(client, ml_inter):

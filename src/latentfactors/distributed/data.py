@@ -181,6 +181,7 @@ def from_dask_dataframe(
         [delayed(T.partition_stats)(f, p, user, item, value_col, kind, scale)
          for p, f in enumerate(frames)]
     )  # fmt: skip
+    _raise_first_in_order(stats)  # the first bad partition, whichever task failed first
     summary = client.gather([client.submit(T.summary, s) for s in stats])
     n = int(sum(s[0] for s in summary))
     if n == 0:
@@ -199,6 +200,7 @@ def from_dask_dataframe(
         [delayed(T.encode_partition)(frames[p], p, user, item, value_col, kind, scale, uf, itf)
          for p in keep]
     )  # fmt: skip
+    _raise_first_in_order(parts)
     counts = client.submit(
         T.sum_counts, *[client.submit(T.part_counts, f, len(users), len(items)) for f in parts]
     )
@@ -226,3 +228,14 @@ def _tree_merge(client: Client, name: str, futures: list[Future], fan_in: int = 
         ]
         if len(futures) == 1:
             return futures[0]
+
+
+def _raise_first_in_order(futures: list) -> None:
+    """Wait for every future; re-raise the error of the first failed one in partition
+    order, so the message names the same partition whichever task failed first."""
+    from distributed import wait
+
+    wait(futures)
+    for f in futures:
+        if f.status == "error":
+            f.result()  # raises the task's own exception
