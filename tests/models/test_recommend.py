@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from latentfactors import Interactions, InvalidParameterError, UnknownIdError
+from latentfactors.testing import checkerboard as _checkerboard
 
 from .test_common import ALL, ALL_NAMES
 
@@ -16,20 +17,8 @@ NO_FACTORS = ("Baseline", "Popularity")
 
 
 def checkerboard(kind: str, seed: int = 0) -> Interactions:
-    """Users like items of their own parity. Explicit: half the cells observed, 5 for the
-    same parity and 1 otherwise. Implicit: 60% of same-parity cells observed."""
-    rng = np.random.default_rng(seed)
-    u, i = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
-    u, i = u.ravel(), i.ravel()
-    same = (u + i) % 2 == 0
-    if kind == "explicit":
-        obs = rng.random(len(u)) < 0.5
-        r = np.where(same, 5.0, 1.0)
-        return Interactions.from_arrays(
-            [f"u{x}" for x in u[obs]], [f"i{x}" for x in i[obs]], ratings=r[obs]
-        )
-    obs = same & (rng.random(len(u)) < 0.6)
-    return Interactions.from_arrays([f"u{x}" for x in u[obs]], [f"i{x}" for x in i[obs]])
+    """The shipped checkerboard (latentfactors.testing): users like items of their parity."""
+    return _checkerboard(kind, n=N, seed=seed)
 
 
 def fit_on_checkerboard(name):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..exceptions import DataError, InvalidParameterError
-from ..models._fitting import FitData, Trainer, fit_loop, parse_validation_metric
+from ..models._fitting import FitData, Trainer, guarded_fit, parse_validation_metric
 from ..models.callbacks import Callback, as_callbacks
 from ._compat import require_dask
 from .data import DaskInteractions, from_dask_dataframe
@@ -191,19 +191,11 @@ def fit(
         data.user_counts, data.item_counts, None,
     )  # fmt: skip
     try:
-        model._discard_fit(keep_metadata=True)
-        model._fitting = True
-        fit_loop(
+        guarded_fit(
             model, meta, lambda: _with_seen(make_trainer(), meta), validation=validation,
             callbacks=cbs, val_metric=val_metric, seed=seed,
         )  # fmt: skip
-    except BaseException:
-        # no half-fitted model: an earlier fit's arrays must not meet this fit's ids
-        model._discard_fit(keep_metadata=True)
-        raise
     finally:
-        model._fitting = False
-        model.__dict__.pop("_trainer", None)
         trainer = holder.get("trainer")
         if trainer is not None:
             trainer.close()

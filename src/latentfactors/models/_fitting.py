@@ -191,6 +191,26 @@ def divergence_message(model: FactorModel, epoch: int, what: str) -> str:
     )
 
 
+def guarded_fit(
+    model: FactorModel,
+    meta: FitData,
+    make_trainer: Callable[[], Trainer],
+    **loop: Any,
+) -> None:
+    """:func:`fit_loop` with the model unfitted on any failure (an earlier fit's arrays
+    must not meet this fit's ids) and the fitting flag and trainer cleared after."""
+    try:
+        model._discard_fit(keep_metadata=True)
+        model._fitting = True
+        fit_loop(model, meta, make_trainer, **loop)
+    except BaseException:
+        model._discard_fit(keep_metadata=True)
+        raise
+    finally:
+        model._fitting = False
+        model.__dict__.pop("_trainer", None)
+
+
 def fit_loop(
     model: FactorModel,
     meta: FitData,

@@ -26,7 +26,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..data.vocabulary import _as_id_array
 from ..exceptions import DataError, InvalidParameterError, NotFittedError
-from ._fitting import FitData, Trainer, fit_loop, parse_validation_metric
+from ._fitting import FitData, Trainer, guarded_fit, parse_validation_metric
 from ._state import ItemLayout, UserState, check_state
 from .callbacks import Callback, as_callbacks
 from .foldin import FoldInMixin
@@ -315,21 +315,10 @@ class FactorModel(RecommendMixin, FoldInMixin):
         seed = self.random_state if getattr(self, "random_state", None) is not None else None
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
-        meta = FitData.from_interactions(data)
-        try:
-            self._discard_fit(keep_metadata=True)
-            self._fitting = True
-            fit_loop(
-                self, meta, lambda: self._make_trainer(data, seed), validation=validation,
-                callbacks=cbs, val_metric=val_metric, seed=seed,
-            )  # fmt: skip
-        except BaseException:
-            # no half-fitted model: an earlier fit's arrays must not meet this fit's ids
-            self._discard_fit(keep_metadata=True)
-            raise
-        finally:
-            self._fitting = False
-            self.__dict__.pop("_trainer", None)
+        guarded_fit(
+            self, FitData.from_interactions(data), lambda: self._make_trainer(data, seed),
+            validation=validation, callbacks=cbs, val_metric=val_metric, seed=seed,
+        )  # fmt: skip
         return self
 
     def _discard_fit(self, keep_metadata: bool = True) -> None:
