@@ -172,7 +172,8 @@ def _check_text(p: Path, encoding: str) -> None:
     try:
         head.decode(encoding)
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
+        cut = len(head) == 1 << 16 and exc.start >= len(head) - 4
+        if not cut:  # not just a character cut at the 64 KiB boundary
             raise DataError(
                 f"{p.name} is not valid {encoding} text (byte {exc.start}); pass the file's "
                 "encoding, e.g. --encoding latin-1"
