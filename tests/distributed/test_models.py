@@ -44,8 +44,18 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
         dict(solver="cg"),
         dict(solver="cholesky", confidence="linear", alpha=2.0),
         dict(threshold=4.0, compute_loss=True),
+        dict(reg_scaling="frequency", reg=0.02, compute_loss=True),
+        dict(
+            reg_scaling="frequency",
+            reg=0.05,
+            reg_alpha0=0.5,
+            reg_nu=0.7,
+            solver="cholesky",
+            threshold=3.0,
+            compute_loss=True,
+        ),
     ],
-    ids=["cg", "cholesky-linear", "threshold-loss"],
+    ids=["cg", "cholesky-linear", "threshold-loss", "frequency-cg", "frequency-cholesky"],
 )
 def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
     from latentfactors import distributed as lfd
@@ -166,3 +176,32 @@ def test_early_stopping_restores_the_best_epoch(client, ml_inter):
         assert got.history_["epoch"] == ref.history_["epoch"]
         assert got.best_epoch_ == ref.best_epoch_
         assert_same_model(got, ref, atol=1e-5)
+
+
+def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask):
+    """Every parameter is honoured or refused by name: never a silently different model."""
+    from latentfactors import distributed as lfd
+    from latentfactors.distributed._fit import HONOURED, check_honoured
+    from latentfactors.exceptions import InvalidParameterError
+
+    for cls in (ALS, ImplicitALS, SVD):
+        with pytest.raises(InvalidParameterError, match=r"n_threads=2\) is not used by a Dask "
+                           r"fit.*--nthreads N.*leave n_threads=None"):  # fmt: skip
+            lfd.fit(cls(n_epochs=1, n_threads=2), ml_dask)
+        # the honoured ones are real parameters (checked by the twin tests above); one
+        # the list lacks is refused unless it keeps its default (below)
+        model = cls()
+        assert HONOURED[cls.__name__] <= set(model.get_params())
+        check_honoured(model)
+
+    class NewALS(ALS):  # a newer ALS with a parameter the Dask trainer does not know
+        def __init__(self, *, momentum: float = 0.0, **kw) -> None:
+            super().__init__(**kw)
+            self.momentum = momentum
+
+    NewALS.__name__ = "ALS"
+    check_honoured(NewALS(momentum=0.0, reg=1))  # at its default: nothing differs
+    with pytest.raises(InvalidParameterError, match=r"ALS\(momentum=0.9\) is not implemented "
+                       r"by the Dask fit \(it would be ignored\); leave momentum at its "
+                       r"default \(0.0\)"):  # fmt: skip
+        check_honoured(NewALS(momentum=0.9))

@@ -23,7 +23,8 @@ How it works
   activity; each block's CSR stays on a worker. Per half-step the client scatters the
   fixed side once (factors + bias, or factors + ``Y^T Y + reg I``), every block is
   solved by the single-machine kernel (CG solvers warm-started from the block's current
-  rows), and the client gathers the solved rows. The fixed side is scattered to one
+  rows), and the client gathers the solved rows. ImplicitALS's
+  ``reg_scaling="frequency"`` penalties come from each block's own row counts. The fixed side is scattered to one
   worker, not with ``broadcast=True`` (which the Active Memory Manager undoes); tasks
   elsewhere fetch it from peers once per worker.
 * SVD: distributed stratified SGD (DSGD, Gemulla et al. 2011) over the same ``B x B``

@@ -27,6 +27,57 @@ SUPPORTED = {
 }
 
 
+#: the parameters each distributed trainer implements (the others must keep their defaults)
+HONOURED = {
+    "ALS": frozenset({"n_factors", "n_epochs", "reg", "reg_bias", "weighted", "biased",
+                      "solver", "cg_steps", "init_std", "random_state"}),
+    "ImplicitALS": frozenset({"n_factors", "n_epochs", "reg", "alpha", "reg_scaling",
+                              "reg_alpha0", "reg_nu", "confidence", "epsilon", "solver",
+                              "cg_steps", "threshold", "init_std", "compute_loss",
+                              "random_state"}),
+    "SVD": frozenset({"n_factors", "n_epochs", "lr", "reg", "reg_bias", "lr_bu", "lr_bi",
+                      "lr_pu", "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "init_std",
+                      "biased", "n_blocks", "random_state"}),
+}  # fmt: skip
+
+
+def check_honoured(model: Any) -> None:
+    """Refuse a parameter the distributed trainer would ignore (never a silently
+    different model): ``n_threads``, and any parameter outside :data:`HONOURED` that is
+    not at its default (one a newer single-machine model has and this fit does not)."""
+    import inspect
+
+    name = type(model).__name__
+    if getattr(model, "n_threads", None) is not None:
+        raise InvalidParameterError(
+            f"{name}(n_threads={model.n_threads!r}) is not used by a Dask fit: each worker "
+            "runs the kernels on its own threads (start workers with --nthreads N, or "
+            "LocalCluster(threads_per_worker=N)); leave n_threads=None"
+        )
+    honoured = HONOURED[name]
+    params = inspect.signature(type(model).__init__).parameters
+    for p, spec in params.items():
+        if p in ("self", "n_threads") or p in honoured or spec.default is inspect.Parameter.empty:
+            continue
+        value = getattr(model, p, spec.default)
+        if not _same(value, spec.default):
+            raise InvalidParameterError(
+                f"{name}({p}={value!r}) is not implemented by the Dask fit (it would be "
+                f"ignored); leave {p} at its default ({spec.default!r}) or fit on one machine"
+            )
+
+
+def _same(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    if isinstance(value, bool) or isinstance(default, bool):
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
 def default_blocks(n_rows: int, n_workers: int) -> int:
     """ALS blocks per side: ~1M interactions each, 2 to 64 per worker."""
     return int(max(2 * n_workers, min(n_rows // 1_000_000, 64 * n_workers)))
@@ -93,7 +144,10 @@ def fit(
     Parameters
     ----------
     model : ALS, ImplicitALS or SVD
-        An estimator, fitted in place (its parameters as for ``model.fit``).
+        An estimator, fitted in place, every parameter as for ``model.fit``
+        (ImplicitALS's ``reg_scaling="frequency"`` included) except ``n_threads``, which
+        is refused: workers run on their own ``nthreads``. A parameter this fit does
+        not implement (one a newer model adds) is refused unless it keeps its default.
     data : dask.dataframe.DataFrame, pandas.DataFrame or DaskInteractions
         The training rows, typically ``dd.read_parquet(folder)``; a
         :class:`~latentfactors.distributed.DaskInteractions` (from
@@ -124,6 +178,8 @@ def fit(
 
     Raises
     ------
+    InvalidParameterError
+        ``n_threads`` set, or a parameter the distributed trainer would ignore.
     DataError
         Bad input (missing columns, NaN ratings, duplicate pairs, no rows ...), or
         implicit data for a rating model.
@@ -153,6 +209,8 @@ def fit(
         )
     model._check_params()
     name = type(model).__name__
+    if name in HONOURED:
+        check_honoured(model)
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise InvalidParameterError(f"max_retries={max_retries!r} is invalid; expected an int >= 0")
     if n_blocks is not None and (

@@ -324,8 +324,16 @@ def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased
 
 
 def prepare_ials(block: dict[str, np.ndarray], scheme: str, alpha: float, epsilon: float,
-                 threshold: float | None) -> dict[str, Any]:  # fmt: skip
-    """What the implicit ALS half-step needs of a block (``threshold`` binarizes)."""
+                 threshold: float | None,
+                 row_reg: tuple[float, float, float, int] | None = None
+                 ) -> dict[str, Any]:  # fmt: skip
+    """What the implicit ALS half-step needs of a block (``threshold`` binarizes).
+
+    ``row_reg = (reg, alpha0, nu, n_other)`` (``reg_scaling="frequency"``) adds ``lam``:
+    each row's penalty ``reg * (n + alpha0 * n_other) ** nu`` from its count ``n`` after
+    ``threshold``, computed as ``ImplicitALS._row_reg`` computes it (float64, then
+    float32).
+    """
     from ..models.implicit import confidence
 
     ptr, idx, val = block["ptr"], block["idx"], block["val"]
@@ -336,7 +344,16 @@ def prepare_ials(block: dict[str, np.ndarray], scheme: str, alpha: float, epsilo
         np.cumsum(np.bincount(rows, minlength=len(ptr) - 1), out=ptr[1:])
         idx = idx[keep]
         val = np.ones(len(idx), dtype=np.float32)
-    return {"ptr": ptr, "idx": idx, "conf": confidence(val, scheme, alpha, epsilon)}
+    out = {"ptr": ptr, "idx": idx, "conf": confidence(val, scheme, alpha, epsilon)}
+    if row_reg is not None:
+        reg, alpha0, nu, n_other = row_reg
+        n = np.diff(ptr).astype(np.float64)
+        out["lam"] = (float(reg) * (n + float(alpha0) * n_other) ** float(nu)).astype(np.float32)
+    return out
+
+
+def row_penalties(block: dict[str, Any]) -> np.ndarray:
+    return block["lam"]
 
 
 def ials_half(
@@ -346,23 +363,36 @@ def ials_half(
     """Update the rows ``X`` (a copy) of one block against fixed ``(Y, YtY + reg I)``.
 
     With ``loss_reg`` the block's part of the training objective (undivided, without the
-    item-side penalty) is returned too; else NaN.
+    item-side penalty) is returned too; else NaN. A block with per-row penalties
+    (``lam``, ``reg_scaling="frequency"``; ``YtY`` is then ``Y^T Y`` alone) is solved by
+    the ``*_rows`` kernels and its part of the objective carries ``lam[u] |x_u|^2``.
     """
     from ..kernels import ials
 
     Y, YtY = fixed
     X = X.copy()
+    lam = block.get("lam")
+    ptr, idx, conf = block["ptr"], block["idx"], block["conf"]
     with _threads():
-        if solver == "cg":
-            ials.ials_cg_step(block["ptr"], block["idx"], block["conf"], X, Y, YtY, cg_steps)
+        if lam is None and solver == "cg":
+            ials.ials_cg_step(ptr, idx, conf, X, Y, YtY, cg_steps)
+        elif lam is None:
+            ials.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
+        elif solver == "cg":
+            ials.ials_cg_step_rows(ptr, idx, conf, X, Y, YtY, lam, cg_steps)
         else:
-            ials.ials_cholesky_step(block["ptr"], block["idx"], block["conf"], X, Y, YtY)
+            ials.ials_cholesky_step_rows(ptr, idx, conf, X, Y, YtY, lam)
         part = float("nan")
         if loss_reg is not None:
-            nnz = max(len(block["idx"]), 1)
-            yn = float(np.sum(Y.astype(np.float64) ** 2))
-            value = ials.ials_loss(block["ptr"], block["idx"], block["conf"], X, Y, loss_reg)
-            part = float(value) * nnz - loss_reg * yn
+            nnz = max(len(idx), 1)
+            if lam is None:
+                yn = float(np.sum(Y.astype(np.float64) ** 2))
+                value = ials.ials_loss(ptr, idx, conf, X, Y, loss_reg)
+                part = float(value) * nnz - loss_reg * yn
+            else:
+                value = ials.ials_loss(ptr, idx, conf, X, Y, 0.0)
+                xn = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+                part = float(value) * nnz + float(lam @ xn)
     return X, part
 
 

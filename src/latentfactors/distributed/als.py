@@ -75,13 +75,13 @@ class _BlockTrainer(Trainer):
         self.i_bounds = range_bounds(data.item_counts, n_blocks)
         raw_u = row_blocks(data, 0, self.u_bounds)
         raw_i = row_blocks(data, 1, self.i_bounds)
-        self.u_blocks = [self._prepare(b) for b in raw_u]
-        self.i_blocks = [self._prepare(b) for b in raw_i]
+        self.u_blocks = [self._prepare(b, 0) for b in raw_u]
+        self.i_blocks = [self._prepare(b, 1) for b in raw_i]
         # surface bad input (duplicate pairs) now, as one clear error
         raise_first_error(self.u_blocks + self.i_blocks)
         self.seen = gather_seen(data, raw_u, self.u_bounds) if keep_seen else None
 
-    def _prepare(self, block: Any) -> Any:  # pragma: no cover - abstract
+    def _prepare(self, block: Any, side: int) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _half(self, blocks, bounds, what: str, make_task) -> list[Any]:
@@ -117,7 +117,7 @@ class DaskALSTrainer(_BlockTrainer):
         self.n = len(data)
         self._setup(data, n_blocks, max_retries, keep_seen)
 
-    def _prepare(self, block: Any) -> Any:
+    def _prepare(self, block: Any, side: int) -> Any:
         return self.client.submit(T.prepare_als, block, *self.params)
 
     def _submit(self, blk, fixed, X, bias, lo: int, hi: int, loss: bool) -> Any:
@@ -189,7 +189,11 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
         self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
         self.reg = np.float32(model.reg)
-        self.eye = np.eye(f, dtype=np.float32) * self.reg
+        # reg_scaling="frequency": each row's penalty reg * (n + alpha0 * n_other) ** nu
+        # goes into its own system (``lam`` in the blocks), none into the Gram matrix
+        self.scaled = model.reg_scaling == "frequency"
+        self.row_reg = (float(model.reg), float(model.reg_alpha0), float(model.reg_nu))
+        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if self.scaled else self.reg)
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
         self.compute_loss = bool(model.compute_loss)
@@ -199,6 +203,12 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
         self._setup(data, n_blocks, max_retries, keep_seen)
+        # the item-side penalties (n_items floats, as the factors) for the objective
+        self.i_reg = None
+        if self.scaled and self.compute_loss:
+            parts = self.client.gather([self.client.submit(T.row_penalties, b)
+                                        for b in self.i_blocks])  # fmt: skip
+            self.i_reg = np.concatenate(parts)
         self.nnz = int(
             sum(self.client.gather([self.client.submit(_nnz, b) for b in self.u_blocks]))
         )
@@ -210,14 +220,18 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                 f"(values range {data.value_min:g}..{data.value_max:g})"
             )
 
-    def _prepare(self, block: Any) -> Any:
-        return self.client.submit(T.prepare_ials, block, *self.params)
+    def _prepare(self, block: Any, side: int) -> Any:
+        row_reg = None
+        if self.scaled:
+            n_other = self.data.n_items if side == 0 else self.data.n_users
+            row_reg = (*self.row_reg, int(n_other))
+        return self.client.submit(T.prepare_ials, block, *self.params, row_reg)
 
     def _side(self, blocks, bounds, X, Y, what: str, loss: bool) -> float:
         """Update the rows of ``X`` (one block per task) against fixed ``Y``."""
         client = self.client
         YtY = Y.T @ Y + self.eye
-        loss_reg = float(self.reg) if loss else None
+        loss_reg = (0.0 if self.scaled else float(self.reg)) if loss else None
         box: list[Any] = []
 
         def task(blk, lo, hi):
@@ -242,6 +256,9 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         logger.info("distributed ImplicitALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
         if not self.compute_loss:
             return float("nan")
+        if self.scaled:
+            pen = float(self.i_reg @ np.einsum("ij,ij->i", self.Y, self.Y, dtype=np.float64))
+            return float((total + pen) / max(self.nnz, 1))
         yn = float(np.sum(self.Y.astype(np.float64) ** 2))
         return float((total + float(self.reg) * yn) / max(self.nnz, 1))
 
