@@ -24,9 +24,9 @@ How it works
   fixed side once (factors + bias, or factors + ``Y^T Y + reg I``), every block is
   solved by the single-machine kernel (CG solvers warm-started from the block's current
   rows), and the client gathers the solved rows. ImplicitALS's
-  ``reg_scaling="frequency"`` penalties come from each block's own row counts. The fixed side is scattered to one
-  worker, not with ``broadcast=True`` (which the Active Memory Manager undoes); tasks
-  elsewhere fetch it from peers once per worker.
+  ``reg_scaling="frequency"`` penalties come from each block's own row counts. The
+  fixed side is scattered to one worker, not with ``broadcast=True`` (which the Active
+  Memory Manager undoes); tasks elsewhere fetch it from peers once per worker.
 * SVD: distributed stratified SGD (DSGD, Gemulla et al. 2011) over the same ``B x B``
   blocks and the same per-block random streams as the single-machine SVD; in each of
   the ``B`` sub-epochs ``B`` blocks sharing no user and no item run at once, and only
