@@ -6,7 +6,7 @@ import numba
 import numpy as np
 from numba import prange
 
-__all__ = ["residual_sse", "ridge_cg_rows", "ridge_rows"]
+__all__ = ["residual_sse", "ridge_cg_rows", "ridge_cg_rows_offset", "ridge_rows"]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -77,75 +77,101 @@ def ridge_cg_rows(indptr, indices, targets, Q, X, B, lam_f, lam_b, fit_bias, cg_
 
     The matrix ``Z^T Z + diag(lam)`` (``Z`` = the row's item factors, plus a column of
     ones for the bias) is never formed: each step costs one pass over the row's items,
-    ``O(n_u k)``, against ``O(n_u k^2 + k^3)`` for the exact solve. Arithmetic is float64.
+    ``O(n_u k)``, against ``O(n_u k^2 + k^3)`` for the exact solve. See
+    :func:`ridge_cg_rows_offset`, which this calls with no offset.
+    """
+    no_offset = np.zeros(1, dtype=np.float32)
+    ridge_cg_rows_offset(indptr, indices, targets, no_offset, False, Q, X, B, lam_f, lam_b,
+                         fit_bias, cg_steps)  # fmt: skip
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def ridge_cg_rows_offset(
+    indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b, fit_bias, cg_steps
+):
+    """:func:`ridge_cg_rows` with the target of entry ``t`` taken as
+    ``targets[t] - offset[indices[t]]`` when ``use_offset`` (the other side's biases), so
+    that the caller need not form the de-biased targets every half-step.
+
+    Arithmetic is float32 with fastmath (the passes over a row's items vectorize; each
+    row's reductions run in a fixed order, so results do not depend on the thread
+    count); the bias coordinate is kept apart from the factor loops so that they run
+    over exactly ``k`` contiguous floats.
     """
     n = indptr.shape[0] - 1
     k = Q.shape[1]
-    d = k + 1 if fit_bias else k
+    zero = np.float32(0.0)
     for u in prange(n):
         start, end = indptr[u], indptr[u + 1]
-        if end == start or d == 0:
+        if end == start:
             continue
-        w = np.empty(d)
+        w = np.empty(k, dtype=np.float32)
+        r = np.zeros(k, dtype=np.float32)
+        p = np.empty(k, dtype=np.float32)
+        ap = np.empty(k, dtype=np.float32)
         for f in range(k):
             w[f] = X[u, f]
-        if fit_bias:
-            w[k] = B[u]
+        lf = np.float32(lam_f[u])
+        lb = np.float32(lam_b[u])
+        wb = np.float32(B[u]) if fit_bias else zero
         # r = Z^T t - (Z^T Z + L) w
-        r = np.zeros(d)
+        rb = zero
         for t in range(start, end):
             i = indices[t]
-            zw = w[k] if fit_bias else 0.0
+            zw = wb
             for f in range(k):
                 zw += Q[i, f] * w[f]
-            e = targets[t] - zw
+            tt = np.float32(targets[t])
+            if use_offset:
+                tt -= offset[i]
+            e = tt - zw
             for f in range(k):
                 r[f] += e * Q[i, f]
-            if fit_bias:
-                r[k] += e
+            rb += e
+        rs_old = 0.0  # the scalars of CG in float64
         for f in range(k):
-            r[f] -= lam_f[u] * w[f]
-        if fit_bias:
-            r[k] -= lam_b[u] * w[k]
-        p = r.copy()
-        rs_old = 0.0
-        for f in range(d):
-            rs_old += r[f] * r[f]
-        ap = np.empty(d)
+            r[f] -= lf * w[f]
+            p[f] = r[f]
+            rs_old += np.float64(r[f]) * r[f]
+        rb = rb - lb * wb if fit_bias else zero
+        pb = rb
+        rs_old += np.float64(rb) * rb
         for _ in range(cg_steps):
             if rs_old < 1e-30:
                 break
-            for f in range(d):
-                ap[f] = 0.0
+            for f in range(k):
+                ap[f] = lf * p[f]
+            apb = lb * pb
             for t in range(start, end):
                 i = indices[t]
-                zp = p[k] if fit_bias else 0.0
+                zp = pb
                 for f in range(k):
                     zp += Q[i, f] * p[f]
                 for f in range(k):
                     ap[f] += zp * Q[i, f]
-                if fit_bias:
-                    ap[k] += zp
+                apb += zp
+            if not fit_bias:
+                apb = zero
+            pap = np.float64(pb) * apb
             for f in range(k):
-                ap[f] += lam_f[u] * p[f]
-            if fit_bias:
-                ap[k] += lam_b[u] * p[k]
-            pap = 0.0
-            for f in range(d):
-                pap += p[f] * ap[f]
+                pap += np.float64(p[f]) * ap[f]
             if pap <= 0.0:
                 break
-            alpha = rs_old / pap
+            alpha = np.float32(rs_old / pap)
             rs_new = 0.0
-            for f in range(d):
+            for f in range(k):
                 w[f] += alpha * p[f]
                 r[f] -= alpha * ap[f]
-                rs_new += r[f] * r[f]
-            beta = rs_new / rs_old
-            for f in range(d):
+                rs_new += np.float64(r[f]) * r[f]
+            wb += alpha * pb
+            rb -= alpha * apb
+            rs_new += np.float64(rb) * rb
+            beta = np.float32(rs_new / rs_old)
+            for f in range(k):
                 p[f] = r[f] + beta * p[f]
+            pb = rb + beta * pb
             rs_old = rs_new
         for f in range(k):
             X[u, f] = w[f]
         if fit_bias:
-            B[u] = w[k]
+            B[u] = wb
