@@ -115,18 +115,34 @@ def test_worker_killed_during_a_step(fresh, parquet_dir, ml_inter, model):
     assert_same_model(got, model.clone().fit(ml_inter), atol=1e-5)
 
 
-def _string_rows(p: int, n_parts: int = 8, n_users: int = 40_000, per_user: int = 25):
-    """One partition of synthetic ratings with string ids, generated on a worker."""
-    lo, hi = p * n_users // n_parts, (p + 1) * n_users // n_parts
-    u = np.repeat(np.arange(lo, hi), per_user)
-    j = np.tile(np.arange(per_user), hi - lo)
-    i = (u * 7919 + j * 101) % 30_000
-    rng = np.random.default_rng(p)
+ROWS_PER_PART = 50_000
+N_PARTS = 60  # 3M rows, about 1.8 GB as pandas holds them
+
+
+def _ids(prefix: str, nums: np.ndarray, width: int, tail: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digits = pc.utf8_lpad(pc.cast(pa.array(nums), pa.string()), width, "0")
+    return pd.Series(pc.binary_join_element_wise(prefix, digits, tail, "").to_pandas())
+
+
+def _long_id_rows(p: int) -> pd.DataFrame:
+    """One partition of synthetic ratings, generated on a worker: 50K rows with long
+    string ids (about 300-character customer keys and item URLs, so the data are large
+    in bytes at few rows: the test's time goes with the rows), 20 items per user."""
+    row = np.arange(p * ROWS_PER_PART, (p + 1) * ROWS_PER_PART)
+    u, j = row // 20, row % 20
+    i = (u * 7919 + j * 104729) % 2000
     return pd.DataFrame({
-        "user": pd.Series(u).map("user-{:08d}".format),
-        "item": pd.Series(i).map("item-{:06d}".format),
-        "rating": rng.integers(1, 6, len(u)).astype(np.float32),
+        "user": _ids("customer/", u, 10, "/" + "k" * 290),
+        "item": _ids("https://shop.example.com/catalogue/item/", i, 8, "/" + "p" * 250),
+        "rating": np.random.default_rng(p).integers(1, 6, len(row)).astype(np.float32),
     })  # fmt: skip
+
+
+def _frame_bytes(df: pd.DataFrame) -> pd.Series:
+    return pd.Series([int(df.memory_usage(deep=True).sum())])
 
 
 def _worker_memory(dask_worker) -> tuple[int, int]:
@@ -137,43 +153,88 @@ def _worker_memory(dask_worker) -> tuple[int, int]:
     return psutil.Process().memory_info().rss, managed
 
 
-def test_no_worker_holds_all_the_data():
-    """Rows generated on the workers (the client never has them), workers with a hard
-    memory limit (the nanny kills a worker above 95% of 600 MiB; no spilling, no pause):
-    the fit completes, no worker dies, and no worker ever holds more than about its
-    share of what the fit keeps on the cluster (rows, blocks, factors)."""
+def _rss(dask_worker=None) -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def _small_cluster(limit):
+    """2 worker processes x 1 thread whose nanny kills a worker above 95% of ``limit``
+    (no spilling to disk, no pausing: the limit is a hard one)."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    from latentfactors import distributed as lfd
-
-    limit = 600 * 2**20
     with dask.config.set({"distributed.worker.memory.pause": False,
                           "distributed.worker.memory.spill": False,
                           "distributed.worker.memory.target": False}):  # fmt: skip
-        cluster = LocalCluster(
+        return LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=":0", memory_limit=limit,
         )  # fmt: skip
+
+
+def _warm_worker_rss() -> int:
+    """The RSS of a worker that has run a (tiny) distributed fit: its imports and
+    compiled kernels, before any real data."""
+    from distributed import Client
+
+    from latentfactors import distributed as lfd
+
+    cluster = _small_cluster(None)
     try:
         with Client(cluster) as client:
-            ddf = dd.from_map(_string_rows, range(8))
+            tiny = pd.DataFrame({"user": np.arange(400) % 40, "item": np.arange(400) // 40,
+                                 "rating": np.ones(400, np.float32)})  # fmt: skip
+            lfd.fit(ALS(n_factors=4, n_epochs=1, random_state=0),
+                    dd.from_pandas(tiny, npartitions=2), client, rating="rating")  # fmt: skip
+            return max(client.run(_rss).values())
+    finally:
+        cluster.close()
+
+
+def test_worker_memory_limit_below_the_data_size():
+    """Workers whose hard memory limit is below the size of the data (1.5x and more)
+    train on it: the rows are generated on the workers (the client never has them),
+    the fit completes, no worker is killed or replaced, no worker holds much more than
+    its share of what the fit keeps on the cluster, and the client's memory grows by
+    far less than the data. The limit is the measured RSS of a warm worker plus 640 MiB
+    (a worker peaked about 410 MiB above it in this test)."""
+    from distributed import Client
+
+    from latentfactors import distributed as lfd
+
+    limit = _warm_worker_rss() + 640 * 2**20
+    client_rss0 = _rss()
+    cluster = _small_cluster(limit)
+    try:
+        with Client(cluster) as client:
+            workers = set(client.scheduler_info(n_workers=-1)["workers"])
+            assert len(workers) == 2
+            ddf = dd.from_map(_long_id_rows, range(N_PARTS))
+            data_bytes = int(ddf.map_partitions(_frame_bytes).sum().compute())
+            assert data_bytes > 1.5 * limit, (data_bytes, limit)  # the point of the test
             data = lfd.from_dask_dataframe(ddf, client, rating="rating")
-            assert len(data) == 1_000_000 and data.n_users == 40_000
+            assert len(data) == N_PARTS * ROWS_PER_PART and data.n_items == 2000
             snaps: list[dict] = []
+            client_peak = [_rss()]
 
             def watch(model, info):
                 snaps.append(client.run(_worker_memory))
+                client_peak.append(_rss())
 
-            model = lfd.fit(ALS(n_factors=4, n_epochs=3, random_state=0), data, callbacks=[watch])
-            assert model.user_factors_.shape == (40_000, 4)
+            model = lfd.fit(ALS(n_factors=4, n_epochs=2, random_state=0), data, callbacks=[watch])
+            assert model.user_factors_.shape == (data.n_users, 4)
+            assert np.isfinite(model.history_["train_rmse"]).all()
+            # the same two worker processes throughout: none was killed and restarted
+            assert set(client.scheduler_info(n_workers=-1)["workers"]) == workers
             for snap in snaps:
-                assert len(snap) == 2  # no worker died on the way
+                assert set(snap) == workers
                 on_cluster = sum(m for _, m in snap.values())
-                assert on_cluster > data.nbytes  # the rows (12 bytes each) and more
                 for rss, managed in snap.values():
                     assert rss < 0.95 * limit
                     assert managed < 0.7 * on_cluster
+            assert max(client_peak) - client_rss0 < 0.25 * data_bytes
     finally:
         cluster.close()
 
