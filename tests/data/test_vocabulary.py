@@ -61,3 +61,35 @@ def test_round_trip_property_strings(raw):
     vocab, codes = Vocabulary.encode(raw)
     assert vocab.ids(codes).tolist() == raw
     assert np.array_equal(vocab.index(raw), codes)
+
+
+@given(
+    st.lists(st.integers(0, 3000), min_size=1, max_size=300),
+    st.sampled_from(["int32", "int64", "uint16", "uint64"]),
+)
+def test_dense_integer_path_is_the_sorting_factorize(ids, dtype):
+    """Small-span non-negative integer ids take a presence-mask path; it must give exactly
+    what the sorting factorize gives (sorted uniques, int32 codes)."""
+    import pandas as pd
+
+    from latentfactors.data import vocabulary as voc
+
+    arr = np.array(ids, dtype=dtype)
+    got = voc._dense_codes(arr)
+    assert got is not None
+    codes, uniques = pd.factorize(arr, sort=True)
+    assert np.array_equal(got[0], uniques) and got[0].dtype == arr.dtype
+    assert np.array_equal(got[1], codes) and got[1].dtype == np.int32
+    vocab, inner = Vocabulary.encode(arr, name="user")
+    assert np.array_equal(inner, codes) and vocab.ids(inner).tolist() == arr.tolist()
+
+
+def test_dense_path_declines_what_it_cannot_take():
+    from latentfactors.data import vocabulary as voc
+
+    assert voc._dense_codes(np.array([-1, 2])) is None  # negative ids
+    assert voc._dense_codes(np.array([0, 10**12])) is None  # span too wide for a mask
+    assert voc._dense_codes(np.array(["a", "b"], dtype=object)) is None
+    assert voc._dense_codes(np.array([], dtype=np.int64)) is None
+    vocab, codes = Vocabulary.encode(np.array([10**12, 3, 3]), name="item")
+    assert codes.tolist() == [1, 0, 0] and vocab.ids([1]).tolist() == [10**12]

@@ -5,32 +5,57 @@ from hypothesis import strategies as st
 
 from latentfactors.data import interactions as inter
 from latentfactors.data.interactions import Interactions
-from latentfactors.kernels.sorting import block_layout, counting_order
+from latentfactors.exceptions import DataError
+from latentfactors.kernels.sorting import block_layout, transpose
 
 
 @given(st.lists(st.integers(0, 9), max_size=300), st.integers(0, 5))
-def test_counting_order_is_numpys_stable_argsort(keys, extra):
-    keys = np.array(keys, dtype=np.int32)
-    want = np.argsort(keys, kind="stable")
-    got = counting_order(keys, 10 + extra)
-    assert got.dtype == np.int64
-    assert np.array_equal(got, want)
+def test_transpose_is_a_stable_argsort_and_two_gathers(keys, extra):
+    """NumPy twin of ``transpose``: ``np.argsort(cols, kind="stable")``, then gathers."""
+    cols = np.array(keys, dtype=np.int32)
+    rows = np.arange(len(cols), dtype=np.int32)[::-1].copy()
+    vals = np.linspace(0, 1, len(cols)).astype(np.float32)
+    ptr, r, v = transpose(cols, rows, vals, 10 + extra)
+    order = np.argsort(cols, kind="stable")
+    assert ptr.dtype == np.int64 and r.dtype == np.int32 and v.dtype == np.float32
+    assert np.array_equal(
+        ptr, np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=10 + extra))])
+    )
+    assert np.array_equal(r, rows[order]) and np.array_equal(v, vals[order])
 
 
 @pytest.mark.parametrize("policy", ["first", "last", "mean", "sum"])
 def test_large_data_path_matches_small_data_path(monkeypatch, policy):
-    """Above _COUNTING_SORT_ROWS the (user, item) order comes from two counting passes;
-    the container must come out identical, duplicates policies included."""
+    """Above _COUNTING_SORT_ROWS the (user, item) order comes from ``pair_order`` and the
+    CSC from ``transpose`` (numba); the container must come out identical, duplicates
+    policies included, already-sorted input too."""
     rng = np.random.default_rng(0)
     u = rng.integers(0, 50, 3000)
     i = rng.integers(0, 40, 3000)
     r = rng.integers(1, 6, 3000).astype(float)
+    ts = rng.integers(0, 10**9, 3000)
     small = Interactions.from_arrays(u, i, ratings=r, duplicates=policy)
+    small_ts = Interactions.from_arrays(u, i, ratings=r, timestamps=ts, duplicates=policy)
     monkeypatch.setattr(inter, "_COUNTING_SORT_ROWS", 10)
     large = Interactions.from_arrays(u, i, ratings=r, duplicates=policy)
+    large_ts = Interactions.from_arrays(u, i, ratings=r, timestamps=ts, duplicates=policy)
     for name in ("user_ids", "item_ids", "values"):
         assert np.array_equal(getattr(small, name), getattr(large, name)), name
+        assert np.array_equal(getattr(small_ts, name), getattr(large_ts, name)), name
+    assert np.array_equal(small_ts.timestamps, large_ts.timestamps)
+    keep = np.unique(u.astype(np.int64) * 40 + i, return_index=True)[1]  # no repeats
+    a = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r[keep[::-1]])
+    monkeypatch.setattr(inter, "_COUNTING_SORT_ROWS", 10**9)
+    b = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r[keep[::-1]])
+    for name in ("user_ids", "item_ids", "values"):  # the two-scatter path
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert (small.csc != large.csc).nnz == 0
+    again = Interactions.from_arrays(large.user_ids, large.item_ids, ratings=large.values)
+    assert np.array_equal(again.user_ids, large.user_ids)  # the sorted fast path
+    with pytest.raises(
+        DataError, match=r"transpose needs one value per interaction \(\d+\), got 2"
+    ):
+        large.transpose(np.zeros(2))
 
 
 def block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb):
@@ -63,3 +88,42 @@ def test_block_layout_is_argsort_and_gathers(nb_dtype, n, seed):
     want = block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb)
     for g, w in zip(got, want):
         assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 5)), max_size=200),
+    st.sampled_from([np.int32, np.int64]),
+)
+def test_pair_order_is_numpys_stable_lexsort(pairs, order_dtype):
+    """``pair_order`` against its NumPy twin ``np.lexsort((cols, rows))`` (stable), with
+    the CSR row starts and the count of repeated pairs; ``pairs_sorted_unique`` against
+    the strictly-increasing check on int64 keys."""
+    from latentfactors.kernels.sorting import pair_order, pairs_sorted_unique
+
+    rows = np.array([p[0] for p in pairs], dtype=np.int32)
+    cols = np.array([p[1] for p in pairs], dtype=np.int32)
+    order = np.empty(len(rows), dtype=order_dtype)
+    ptr, repeats = pair_order(rows, cols, 8, order)
+    want = np.lexsort((cols, rows))
+    assert np.array_equal(order, want)
+    assert np.array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=8))]))
+    key = rows[want].astype(np.int64) * 6 + cols[want]
+    assert repeats == int((key[1:] == key[:-1]).sum())
+    flat = rows.astype(np.int64) * 6 + cols
+    assert pairs_sorted_unique(rows, cols) == bool(np.all(flat[1:] > flat[:-1]))
+
+
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 5)), max_size=200))
+def test_sorted_pairs_is_lexsort_and_gathers(pairs):
+    """NumPy twin of ``sorted_pairs``: ``np.lexsort((cols, rows))`` then gathers."""
+    from latentfactors.kernels.sorting import sorted_pairs
+
+    rows = np.array([p[0] for p in pairs], dtype=np.int32)
+    cols = np.array([p[1] for p in pairs], dtype=np.int32)
+    vals = np.arange(len(rows), dtype=np.float32)
+    ptr, c, v, repeats = sorted_pairs(rows, cols, vals, 8, 6)
+    want = np.lexsort((cols, rows))
+    assert np.array_equal(c, cols[want]) and np.array_equal(v, vals[want])
+    assert np.array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=8))]))
+    key = rows[want].astype(np.int64) * 6 + cols[want]
+    assert repeats == int((key[1:] == key[:-1]).sum())

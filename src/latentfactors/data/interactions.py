@@ -289,19 +289,29 @@ class Interactions:
         cached view is returned as it is."""
         if self._csc is not None:
             return self._csc
-        import scipy.sparse as sp
-
-        order = _stable_order(self.item_ids, self.n_items)
-        indptr = np.zeros(self.n_items + 1, dtype=np.int64)
-        np.cumsum(self.item_counts, out=indptr[1:])
-        if indptr[-1] < np.iinfo(np.int32).max:
-            indptr = indptr.astype(np.int32)
-        out = sp.csc_matrix(
-            (self.values[order], self.user_ids[order], indptr), shape=self.shape, copy=False
-        )
+        indptr, rows, values = self.transpose(self.values)
+        out = _csc(values, rows, indptr, self.shape)
         if keep:
             self._csc = out
         return out
+
+    def transpose(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``values`` (one per interaction, in this container's (user, item) order)
+        regrouped by item: ``(indptr, user_ids, values)`` of the CSC layout, users
+        ascending within each item. Trainers use it to build the item side of a derived
+        array (confidences, say) directly, without a CSC of the raw values first."""
+        values = np.asarray(values)
+        if len(values) != len(self):
+            raise DataError(f"transpose needs one value per interaction ({len(self)}), got "
+                            f"{len(values)}")  # fmt: skip
+        if len(self) < _COUNTING_SORT_ROWS:
+            order = np.argsort(self.item_ids, kind="stable")
+            indptr = np.zeros(self.n_items + 1, dtype=np.int64)
+            np.cumsum(self.item_counts, out=indptr[1:])
+            return indptr, self.user_ids[order], values[order]
+        from ..kernels.sorting import transpose  # numba only for large data
+
+        return transpose(self.item_ids, self.user_ids, values, self.n_items)
 
     @property
     def user_counts(self) -> np.ndarray:
@@ -563,25 +573,30 @@ def _timestamps(values: np.ndarray, column: str, locate: Callable[[np.ndarray], 
 _COUNTING_SORT_ROWS = 1_000_000
 
 
-def _stable_order(ids: np.ndarray, n: int) -> np.ndarray:
-    """``np.argsort(ids, kind="stable")`` for contiguous ids in ``[0, n)``."""
-    if len(ids) < _COUNTING_SORT_ROWS:
-        return np.argsort(ids, kind="stable")
-    from ..kernels.sorting import counting_order  # numba only for large data
-
-    return counting_order(ids, n)
-
-
 def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
-    key = u.astype(np.int64) * np.int64(max(n_items, 1)) + i
-    if len(key) > 1 and np.all(key[1:] > key[:-1]):
-        return u, i, vals, ts
-    if len(key) < _COUNTING_SORT_ROWS:
+    n_items = max(n_items, 1)
+    if len(u) < _COUNTING_SORT_ROWS:
+        key = u.astype(np.int64) * np.int64(n_items) + i
+        if len(key) > 1 and np.all(key[1:] > key[:-1]):
+            return u, i, vals, ts
         order = np.argsort(key, kind="stable")
-    else:  # by item, then stably by user: the (user, item) order in two O(n) passes
-        by_item = _stable_order(i, max(n_items, 1))
-        order = by_item[_stable_order(u[by_item], int(u.max()) + 1)]
-    key = key[order]
+        key = key[order]
+    else:  # O(n) passes in numba, no int64 key array unless there are repeated pairs
+        from ..kernels.sorting import pair_order, pairs_sorted_unique, sorted_pairs
+
+        if pairs_sorted_unique(u, i):
+            return u, i, vals, ts
+        if ts is None:  # the common case: two scatters carrying the values, like a CSR build
+            n_users = int(u.max()) + 1
+            ptr, cols, sorted_vals, repeats = sorted_pairs(u, i, vals, n_users, n_items)
+            if repeats == 0:
+                rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(ptr))
+                return rows, cols, sorted_vals, None
+        order = np.empty(len(u), dtype=np.int32 if len(u) < 2**31 else np.int64)
+        _, repeats = pair_order(u, i, int(u.max()) + 1, order)
+        if repeats == 0:
+            return u[order], i[order], vals[order], None if ts is None else ts[order]
+        key = u[order].astype(np.int64) * np.int64(n_items) + i[order]
     same = key[1:] == key[:-1]
     if not same.any():
         return u[order], i[order], vals[order], None if ts is None else ts[order]
@@ -611,6 +626,14 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
     pick = order[starts]
     new_ts = None if ts is None else np.maximum.reduceat(ts[order], starts)
     return u[pick], i[pick], sums, new_ts
+
+
+def _csc(values: np.ndarray, rows: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]):
+    import scipy.sparse as sp
+
+    if indptr[-1] < np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
+    return sp.csc_matrix((values, rows, indptr), shape=shape, copy=False)
 
 
 def _as_arrow_table(df: Any) -> Any:

@@ -85,6 +85,29 @@ def _as_id_array(values: Any, what: str = "ids") -> np.ndarray:
     return arr
 
 
+#: integer ids up to this many times the number of rows (or 2^20) take the dense path
+_DENSE_SPAN = 4
+
+
+def _dense_codes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sorted unique ids and int32 codes of non-negative integer ids with a small span,
+    by a presence mask and a lookup table (O(n + max id), several times faster than a
+    sorting factorize); None when the ids are not of that kind."""
+    if arr.dtype.kind not in "iu" or len(arr) == 0:
+        return None
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= max(_DENSE_SPAN * len(arr), 1 << 20) or hi >= np.iinfo(np.intp).max:
+        return None
+    present = np.zeros(hi + 1, dtype=bool)
+    present[arr] = True
+    uniques = np.flatnonzero(present).astype(arr.dtype, copy=False)
+    if len(uniques) > np.iinfo(np.int32).max:
+        return None
+    lookup = np.cumsum(present, dtype=np.int64)
+    lookup -= 1
+    return uniques, lookup.astype(np.int32)[arr]
+
+
 class Vocabulary:
     """An ordered set of raw ids with vectorised lookups both ways.
 
@@ -141,6 +164,10 @@ class Vocabulary:
         be sorted fall back to order of first appearance.
         """
         arr = _as_id_array(raw)
+        dense = _dense_codes(arr) if sort else None
+        if dense is not None:
+            uniques, codes = dense
+            return cls(uniques, name=name), codes
         try:
             codes, uniques = pd.factorize(arr, sort=sort)
         except TypeError:

@@ -267,7 +267,7 @@ class _GibbsTrainer(Trainer):
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self.mu = float(data.global_mean)
-        csr, csc = data.csr, data.csc
+        csr, csc = data.csr, data.to_csc()  # not cached on the data: freed after fit
         self.u_ptr, self.u_idx, self.u_val = csr.indptr.astype(np.int64), csr.indices, csr.data
         self.i_ptr, self.i_idx, self.i_val = csc.indptr.astype(np.int64), csc.indices, csc.data
         counts = np.diff(self.u_ptr).astype(np.float64)

@@ -218,11 +218,12 @@ class _IALSTrainer(Trainer):
         f = int(model.n_factors)
         self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
         self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
-        csr, csc = data.csr, data.csc
+        csr = data.csr
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         self.u_conf = model._conf(csr.data)
-        self.i_ptr, self.i_idx = csc.indptr.astype(np.int64), csc.indices
-        self.i_conf = model._conf(csc.data)
+        # the item side: the confidences regrouped by item (no CSC of the raw values is
+        # built or cached on the data; these arrays go with the trainer after the fit)
+        self.i_ptr, self.i_idx, self.i_conf = data.transpose(self.u_conf)
         self.reg = np.float32(model.reg)
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
