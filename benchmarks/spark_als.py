@@ -27,7 +27,10 @@ def available() -> bool:
     return True
 
 
-def session(threads: int):
+def session(threads: int, driver_memory: str = "6g"):
+    """The local[threads] session (one per process: ``driver_memory`` only applies to
+    the first call, which starts the JVM; in local mode the driver does all the work,
+    so at 100M ratings give it 12g)."""
     global _SESSION
     if _SESSION is None:
         from pyspark.sql import SparkSession
@@ -36,7 +39,7 @@ def session(threads: int):
         _SESSION = (
             SparkSession.builder.master(f"local[{threads}]")
             .appName("latentfactors-bench")
-            .config("spark.driver.memory", "6g")
+            .config("spark.driver.memory", driver_memory)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(threads))
@@ -106,6 +109,55 @@ def fit(train, k: int, iters: int, threads: int, implicit: bool = False, reg: fl
     frame.unpersist()
     shutil.rmtree(tmp, ignore_errors=True)
     return U, V, fit_s
+
+
+def read_folder(path, threads: int):
+    """A Parquet folder (columns user, item, rating) as a cached, counted DataFrame."""
+    frame = session(threads).read.parquet(str(path)).repartition(threads).cache()
+    frame.count()
+    return frame
+
+
+def fit_frame(frame, k: int, iters: int, threads: int, implicit: bool = False,
+              reg: float = 0.1, alpha: float = 1.0, seed: int = 0) -> float:  # fmt: skip
+    """Seconds to fit Spark ALS on a cached DataFrame (factors not collected)."""
+    from pyspark.ml.recommendation import ALS
+
+    als = ALS(rank=k, maxIter=iters, regParam=reg, userCol="user", itemCol="item",
+              ratingCol="rating", implicitPrefs=implicit, alpha=alpha, seed=seed,
+              coldStartStrategy="nan", numUserBlocks=threads, numItemBlocks=threads)  # fmt: skip
+    t = time.perf_counter()
+    model = als.fit(frame)
+    model.userFactors.count()  # force the lazy parts
+    return time.perf_counter() - t
+
+
+def jvm_peak_rss_mb() -> float | None:
+    """Peak RSS (VmHWM, Linux) of the largest process under this one: Spark's JVM."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    mine, frontier = set(), {me}
+    while frontier:  # bounded: each pid joins once
+        frontier = {p for p, pp in parents.items() if pp in frontier and p not in mine}
+        mine |= frontier
+    peak = None
+    for pid in mine:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        kb = float(line.split()[1])
+                        peak = kb / 1024 if peak is None else max(peak, kb / 1024)
+        except OSError:
+            continue
+    return peak
 
 
 def stop() -> None:
