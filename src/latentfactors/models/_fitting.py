@@ -209,6 +209,7 @@ def guarded_fit(
     finally:
         model._fitting = False
         model.__dict__.pop("_trainer", None)
+        model.__dict__.pop("_fit_meta", None)
 
 
 def fit_loop(
@@ -231,6 +232,8 @@ def fit_loop(
     history: dict[str, list[Any]] = {"epoch": [], loss_key: [], val_key: [], "seconds": []}
     model.history_ = history  # callbacks may read it during the fit
     with limit_threads(getattr(model, "n_threads", None)):
+        # what the data looks like, for parameters that adapt to it (SVD's reg_density)
+        model._fit_meta = meta
         trainer = model._trainer = make_trainer()
         for cb in callbacks:
             cb.on_fit_start(model, n_epochs)

@@ -32,6 +32,10 @@ class SVDpp(SVD):
     lr : float, default 0.015
     reg : float, default 0.08
     reg_bias : float, optional, default 0.02
+    reg_density : float, optional, default 100.0
+        As in :class:`SVD`: above this many training ratings per item the factor
+        penalties (``reg_pu``, ``reg_qi``, ``reg_yj`` from ``reg``) shrink as
+        ``sqrt(reg_density / m)``.
     lr_yj, reg_yj : float, optional
         Learning rate and regularization of the implicit factors ``y_j`` (default: ``lr``
         and ``reg``). Other per-term overrides as in :class:`SVD`.
@@ -56,6 +60,7 @@ class SVDpp(SVD):
         reg: float = 0.08,
         *,
         reg_bias: float | None = 0.02,
+        reg_density: float | None = 100.0,
         lr_bu: float | None = None,
         lr_bi: float | None = None,
         lr_pu: float | None = None,
@@ -72,9 +77,9 @@ class SVDpp(SVD):
         random_state: int | None = None,
     ) -> None:
         super().__init__(
-            n_factors, n_epochs, lr, reg, reg_bias=reg_bias, lr_bu=lr_bu, lr_bi=lr_bi,
-            lr_pu=lr_pu, lr_qi=lr_qi, reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu,
-            reg_qi=reg_qi, init_std=init_std, biased=True, n_blocks=n_blocks,
+            n_factors, n_epochs, lr, reg, reg_bias=reg_bias, reg_density=reg_density,
+            lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi, reg_bu=reg_bu, reg_bi=reg_bi,
+            reg_pu=reg_pu, reg_qi=reg_qi, init_std=init_std, biased=True, n_blocks=n_blocks,
             n_threads=n_threads, random_state=random_state,
         )  # fmt: skip
         del self.biased  # SVD++ is always biased; not one of its parameters
