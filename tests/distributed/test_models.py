@@ -178,7 +178,7 @@ def test_early_stopping_restores_the_best_epoch(client, ml_inter):
         assert_same_model(got, ref, atol=1e-5)
 
 
-def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask):
+def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask, ml_inter):
     """Every parameter is honoured or refused by name: never a silently different model."""
     from latentfactors import distributed as lfd
     from latentfactors.distributed._fit import HONOURED, check_honoured
@@ -193,6 +193,10 @@ def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask):
         model = cls()
         assert HONOURED[cls.__name__] <= set(model.get_params())
         check_honoured(model)
+
+    # SVD's reg_density reaches DSGD through the fit loop's counts: honoured, not refused
+    params = dict(n_factors=4, n_epochs=2, random_state=0, reg_density=50.0)
+    assert_same_model(lfd.fit(SVD(**params), ml_dask), SVD(**params).fit(ml_inter), atol=1e-5)
 
     class NewALS(ALS):  # a newer ALS with a parameter the Dask trainer does not know
         def __init__(self, *, momentum: float = 0.0, **kw) -> None:

@@ -37,7 +37,7 @@ HONOURED = {
                               "random_state"}),
     "SVD": frozenset({"n_factors", "n_epochs", "lr", "reg", "reg_bias", "lr_bu", "lr_bi",
                       "lr_pu", "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "init_std",
-                      "biased", "n_blocks", "random_state"}),
+                      "biased", "n_blocks", "reg_density", "random_state"}),
 }  # fmt: skip
 
 
