@@ -169,3 +169,37 @@ def test_stratify_deals_balanced_groups_and_keeps_every_rating(nb):
     assert np.array_equal(stratify(data, nb, seed=5).item_new, st.item_new)
     if nb > 1:
         assert not np.array_equal(stratify(data, nb, seed=6).item_new, st.item_new)
+
+
+@pytest.mark.parametrize("ahead", [1, 4, 16])
+def test_prefetching_changes_nothing(small, ahead):
+    """The SGD kernels prefetch the rows of the update ``ahead`` positions on when the
+    factors outgrow the cache; a prefetch is only a hint, so every bit of the result is
+    the one without it (block edges, where the look-ahead stops, included)."""
+    nb = 3
+    st = stratify(small, nb, seed=4)
+    f = {k: np.float32(v) for k, v in RATES.items()}
+    g = {k: np.float32(v) for k, v in REGS.items()}
+    rates = (f["bu"], f["bi"], f["pu"], f["qi"], g["bu"], g["bi"], g["pu"], g["qi"])
+    mu = np.float32(small.global_mean)
+    out = []
+    for dist in (0, ahead):
+        P, Q = factors(small, seed=3)
+        bu, bi = np.zeros(small.n_users, np.float32), np.zeros(small.n_items, np.float32)
+        sse = sgd._svd_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, bu, bi, mu,
+                             *rates, True, nb, dist)  # fmt: skip
+        Z, G = factors(small, seed=5)[0], np.zeros((small.n_users, 4), np.float32)
+        sse2 = sgd._svdpp_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, Z, G, bu,
+                                bi, mu, *rates, nb, dist)  # fmt: skip
+        out.append((sse, sse2, P, Q, G, bu, bi))
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)
+
+
+def test_prefetch_distance_by_size():
+    from latentfactors.kernels._prefetch import AHEAD, PREFETCH_BYTES, prefetch_distance
+
+    small = np.zeros((1000, 64), np.float32)
+    big = np.zeros((PREFETCH_BYTES // 256 + 1, 64), np.float32)
+    assert prefetch_distance(small, small) == 0
+    assert prefetch_distance(big, small) == AHEAD

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._prefetch import prefetch_at, prefetch_distance, prefetch_row
 from ._rng import block_key, random_below
 
 __all__ = [
@@ -46,7 +47,6 @@ def shuffle_blocks(block_ptr, users, items, ratings, seed, epoch):
             ratings[a], ratings[b] = ratings[b], ratings[a]
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def svd_epoch(
     block_ptr, users, items, ratings, P, Q, bu, bi, mu,
     lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, biased, n_blocks,
@@ -55,15 +55,35 @@ def svd_epoch(
 
     Per rating: ``e = r - (mu + b_u + b_i + p_u . q_i)``; biases move by
     ``lr * (e - reg * b)``; factors by ``lr * (e * other - reg * own)``, both from the
-    values before the update.
+    values before the update. When the factor rows do not fit in cache, the rows of the
+    update :data:`~._prefetch.AHEAD` positions on are prefetched (the result is the same).
     """
+    return _svd_epoch(
+        block_ptr, users, items, ratings, P, Q, bu, bi, mu, lr_bu, lr_bi, lr_pu, lr_qi,
+        reg_bu, reg_bi, reg_pu, reg_qi, biased, n_blocks, prefetch_distance(P, Q),
+    )  # fmt: skip
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _svd_epoch(
+    block_ptr, users, items, ratings, P, Q, bu, bi, mu,
+    lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, biased, n_blocks, ahead,
+):  # fmt: skip
     k = P.shape[1]
     block_sse = np.zeros(n_blocks * n_blocks)
     for s in range(n_blocks):
         for b in prange(n_blocks):
             blk = b * n_blocks + (b + s) % n_blocks
             sse = 0.0
-            for t in range(block_ptr[blk], block_ptr[blk + 1]):
+            end = block_ptr[blk + 1]
+            for t in range(block_ptr[blk], end):
+                if ahead > 0 and t + ahead < end:
+                    un = users[t + ahead]
+                    inx = items[t + ahead]
+                    prefetch_row(P, un)
+                    prefetch_row(Q, inx)
+                    prefetch_at(bu, un)
+                    prefetch_at(bi, inx)
                 u = users[t]
                 i = items[t]
                 dot = np.float32(0.0)
@@ -101,7 +121,6 @@ def svdpp_implicit_sums(indptr, indices, Y, Z):
                 Z[u, f] *= norm
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def svdpp_epoch(
     block_ptr, users, items, ratings, P, Q, Z, G, bu, bi, mu,
     lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, n_blocks,
@@ -115,13 +134,34 @@ def svdpp_epoch(
     applied to the ``y_j`` after the epoch by :func:`svdpp_update_y`. Every write goes
     to a row the block owns, so the result is reproducible.
     """
+    return _svdpp_epoch(
+        block_ptr, users, items, ratings, P, Q, Z, G, bu, bi, mu, lr_bu, lr_bi, lr_pu, lr_qi,
+        reg_bu, reg_bi, reg_pu, reg_qi, n_blocks, prefetch_distance(P, Q, Z, G),
+    )  # fmt: skip
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _svdpp_epoch(
+    block_ptr, users, items, ratings, P, Q, Z, G, bu, bi, mu,
+    lr_bu, lr_bi, lr_pu, lr_qi, reg_bu, reg_bi, reg_pu, reg_qi, n_blocks, ahead,
+):  # fmt: skip
     k = P.shape[1]
     block_sse = np.zeros(n_blocks * n_blocks)
     for s in range(n_blocks):
         for b in prange(n_blocks):
             blk = b * n_blocks + (b + s) % n_blocks
             sse = 0.0
-            for t in range(block_ptr[blk], block_ptr[blk + 1]):
+            end = block_ptr[blk + 1]
+            for t in range(block_ptr[blk], end):
+                if ahead > 0 and t + ahead < end:
+                    un = users[t + ahead]
+                    inx = items[t + ahead]
+                    prefetch_row(P, un)
+                    prefetch_row(Z, un)
+                    prefetch_row(G, un)
+                    prefetch_row(Q, inx)
+                    prefetch_at(bu, un)
+                    prefetch_at(bi, inx)
                 u = users[t]
                 i = items[t]
                 dot = np.float32(0.0)
