@@ -208,3 +208,24 @@ def test_als_cg_and_exact_reach_the_same_error(ml100k):
         model = ALS(n_factors=20, n_epochs=8, solver=solver, random_state=0).fit(train)
         got[solver] = evaluate(model, test, metrics=["rmse"]).metrics["rmse"]
     assert got["cg"] == pytest.approx(got["exact"], abs=0.003), got
+
+
+def test_ridge_cg_rows_offset_is_ridge_cg_rows_on_debiased_targets(one_thread):
+    """The offset variant takes ``targets[t] - offset[indices[t]]`` in the kernel; its twin
+    is ``ridge_cg_rows`` on targets de-biased beforehand (float32, as the kernel forms
+    them), bit for bit; without ``use_offset`` the offset is ignored."""
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=8)
+    t32 = targets.astype(np.float32)
+    offset = np.random.default_rng(9).standard_normal(Q.shape[0]).astype(np.float32)
+    X0 = np.full((len(ptr) - 1, Q.shape[1]), 0.01, np.float32)
+    B0 = np.zeros(len(ptr) - 1, np.float32)
+    X, B = X0.copy(), B0.copy()
+    ridge.ridge_cg_rows_offset(ptr, idx, t32, offset, True, Q, X, B, lam_f, lam_b, True, 3)
+    X2, B2 = X0.copy(), B0.copy()
+    ridge.ridge_cg_rows(ptr, idx, t32 - offset[idx], Q, X2, B2, lam_f, lam_b, True, 3)
+    assert np.array_equal(X, X2) and np.array_equal(B, B2)
+    X3, B3 = X0.copy(), B0.copy()
+    ridge.ridge_cg_rows_offset(ptr, idx, t32, offset, False, Q, X3, B3, lam_f, lam_b, True, 3)
+    X4, B4 = X0.copy(), B0.copy()
+    ridge.ridge_cg_rows(ptr, idx, t32, Q, X4, B4, lam_f, lam_b, True, 3)
+    assert np.array_equal(X3, X4) and np.array_equal(B3, B4)

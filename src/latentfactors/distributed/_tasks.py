@@ -281,6 +281,7 @@ def prepare_als(block: dict[str, np.ndarray], mu: float, reg: float, reg_bias: f
     out = {
         "ptr": ptr, "idx": block["idx"], "r32": block["val"],
         "target": block["val"].astype(np.float64) - mu,
+        "target32": (block["val"].astype(np.float64) - mu).astype(np.float32),
         "lam_f": float(reg) * scale, "lam_b": float(reg_bias) * scale,
     }  # fmt: skip
     return out
@@ -294,24 +295,24 @@ def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased
 
     Without ``warm`` each row is solved exactly (``ridge_rows``, ``solver="exact"``);
     with ``warm`` (this block's current ``(factors, bias)``, copied) ``cg_steps``
-    conjugate-gradient steps run from there (``ridge_cg_rows``, ``solver="cg"``). With
+    conjugate-gradient steps run from there (``ridge_cg_rows_offset``, ``solver="cg"``). With
     ``loss`` the block's sum of squared errors ``(r - mu - b_u - b_i - p.q)^2`` after
     the solve is returned too; else NaN.
     """
     from ..kernels import ridge
 
     F, fb = fixed
-    targets = block["target"] - fb[block["idx"]]
     with _threads():
         if warm is None:
+            targets = block["target"] - fb[block["idx"]]
             X, b = ridge.ridge_rows(
                 block["ptr"], block["idx"], targets, F, block["lam_f"], block["lam_b"], biased
             )
-        else:
+        else:  # as _ALSTrainer: float32 targets, the fixed side's biases taken off in the kernel
             X, b = warm[0].copy(), warm[1].copy()
-            ridge.ridge_cg_rows(
-                block["ptr"], block["idx"], targets, F, X, b, block["lam_f"], block["lam_b"],
-                biased, cg_steps,
+            ridge.ridge_cg_rows_offset(
+                block["ptr"], block["idx"], block["target32"], fb, biased, F, X, b,
+                block["lam_f"], block["lam_b"], biased, cg_steps,
             )  # fmt: skip
         sse = float("nan")
         if loss:

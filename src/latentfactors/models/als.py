@@ -15,7 +15,8 @@ __all__ = ["ALS"]
 
 class ALS(FactorModel):
     """Biased matrix factorization ``r_ui ~ mu + b_u + b_i + p_u . q_i`` by alternating
-    least squares, each row solved exactly.
+    least squares: each half-step solves every row's ridge regression, by a few
+    warm-started conjugate-gradient steps (the default) or exactly.
 
     A user half-step solves, for every user at once (in parallel), the ridge regression
     of ``r_ui - mu - b_i`` on ``[q_i, 1]`` for ``[p_u, b_u]``; an item half-step does the
@@ -124,14 +125,18 @@ class _ALSTrainer(Trainer):
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self.mu = float(data.global_mean)
         csr, csc = data.csr, data.to_csc()  # not cached on the data: freed after fit
+        self.cg = model.solver == "cg"
+        # centred ratings; the CG kernel takes them as float32 and subtracts the other
+        # side's biases itself, the exact solve gets float64 targets formed per half-step
+        dtype = np.float32 if self.cg else np.float64
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
-        self.u_val = csr.data.astype(np.float64) - self.mu
+        self.u_val = (csr.data.astype(np.float64) - self.mu).astype(dtype, copy=False)
         self.i_ptr, self.i_idx = csc.indptr.astype(np.int64), csc.indices
-        self.i_val = csc.data.astype(np.float64) - self.mu
+        self.i_val = (csc.data.astype(np.float64) - self.mu).astype(dtype, copy=False)
+        del csc
         self.u_lam = model._penalties(np.diff(self.u_ptr))
         self.i_lam = model._penalties(np.diff(self.i_ptr))
         self.biased = bool(model.biased)
-        self.cg = model.solver == "cg"
         self.cg_steps = int(model.cg_steps)
         self.n = len(data)
         self.r32 = csr.data
@@ -159,11 +164,11 @@ class _ALSTrainer(Trainer):
         return float(np.sqrt(sse / self.n))
 
     def _cg_epoch(self) -> float:
-        step = self.k.ridge_cg_rows
-        step(self.i_ptr, self.i_idx, self.i_val - self.bu[self.i_idx], self.P, self.Q, self.bi,
-             self.i_lam[0], self.i_lam[1], self.biased, self.cg_steps)  # fmt: skip
-        step(self.u_ptr, self.u_idx, self.u_val - self.bi[self.u_idx], self.Q, self.P, self.bu,
-             self.u_lam[0], self.u_lam[1], self.biased, self.cg_steps)  # fmt: skip
+        step, b = self.k.ridge_cg_rows_offset, self.biased
+        step(self.i_ptr, self.i_idx, self.i_val, self.bu, b, self.P, self.Q, self.bi,
+             self.i_lam[0], self.i_lam[1], b, self.cg_steps)  # fmt: skip
+        step(self.u_ptr, self.u_idx, self.u_val, self.bi, b, self.Q, self.P, self.bu,
+             self.u_lam[0], self.u_lam[1], b, self.cg_steps)  # fmt: skip
         sse = self.k.residual_sse(self.u_ptr, self.u_idx, self.r32, self.P, self.Q, self.bu,
                                   self.bi, self.mu)  # fmt: skip
         return float(np.sqrt(sse / self.n))
