@@ -8,6 +8,9 @@ from numba import prange
 
 __all__ = ["residual_sse", "ridge_cg_rows", "ridge_cg_rows_offset", "ridge_rows"]
 
+#: rows per parallel task of the CG kernel (its scratch vectors are allocated per task)
+_ROWS_PER_CHUNK = 64
+
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def ridge_rows(indptr, indices, targets, Q, lam_f, lam_b, fit_bias):
@@ -100,23 +103,55 @@ def ridge_cg_rows_offset(
     """
     n = indptr.shape[0] - 1
     k = Q.shape[1]
-    zero = np.float32(0.0)
-    for u in prange(n):
-        start, end = indptr[u], indptr[u + 1]
-        if end == start:
-            continue
+    n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+    for c in prange(n_chunks):
+        # scratch vectors once per chunk of rows, not per row
         w = np.empty(k, dtype=np.float32)
-        r = np.zeros(k, dtype=np.float32)
+        r = np.empty(k, dtype=np.float32)
         p = np.empty(k, dtype=np.float32)
         ap = np.empty(k, dtype=np.float32)
+        for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
+            _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
+                    fit_bias, cg_steps, u, w, r, p, ap)  # fmt: skip
+
+
+@numba.njit(inline="always", fastmath=True, nogil=True)
+def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b, fit_bias,
+            cg_steps, u, w, r, p, ap):  # fmt: skip
+    """One row of :func:`ridge_cg_rows_offset`, in the scratch vectors ``w, r, p, ap``."""
+    k = Q.shape[1]
+    zero = np.float32(0.0)
+    start, end = indptr[u], indptr[u + 1]
+    if end > start:
         for f in range(k):
             w[f] = X[u, f]
+            r[f] = zero
         lf = np.float32(lam_f[u])
         lb = np.float32(lam_b[u])
         wb = np.float32(B[u]) if fit_bias else zero
         # r = Z^T t - (Z^T Z + L) w
         rb = zero
-        for t in range(start, end):
+        t = start
+        while t + 1 < end:  # two at a time, as in the CG steps below
+            i1 = indices[t]
+            i2 = indices[t + 1]
+            z1 = wb
+            z2 = wb
+            for f in range(k):
+                z1 += Q[i1, f] * w[f]
+                z2 += Q[i2, f] * w[f]
+            t1 = np.float32(targets[t])
+            t2 = np.float32(targets[t + 1])
+            if use_offset:
+                t1 -= offset[i1]
+                t2 -= offset[i2]
+            e1 = t1 - z1
+            e2 = t2 - z2
+            for f in range(k):
+                r[f] += e1 * Q[i1, f] + e2 * Q[i2, f]
+            rb += e1 + e2
+            t += 2
+        if t < end:
             i = indices[t]
             zw = wb
             for f in range(k):
@@ -142,7 +177,22 @@ def ridge_cg_rows_offset(
             for f in range(k):
                 ap[f] = lf * p[f]
             apb = lb * pb
-            for t in range(start, end):
+            # two ratings at a time: two independent dot products, one pass over ap
+            # (a single rating's dot -> axpy chain is latency-bound)
+            t = start
+            while t + 1 < end:
+                i1 = indices[t]
+                i2 = indices[t + 1]
+                z1 = pb
+                z2 = pb
+                for f in range(k):
+                    z1 += Q[i1, f] * p[f]
+                    z2 += Q[i2, f] * p[f]
+                for f in range(k):
+                    ap[f] += z1 * Q[i1, f] + z2 * Q[i2, f]
+                apb += z1 + z2
+                t += 2
+            if t < end:
                 i = indices[t]
                 zp = pb
                 for f in range(k):
