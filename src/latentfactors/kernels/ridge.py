@@ -180,6 +180,24 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
             # two ratings at a time: two independent dot products, one pass over ap
             # (a single rating's dot -> axpy chain is latency-bound)
             t = start
+            while t + 3 < end:
+                i1 = indices[t]
+                i2 = indices[t + 1]
+                i3 = indices[t + 2]
+                i4 = indices[t + 3]
+                z1 = pb
+                z2 = pb
+                z3 = pb
+                z4 = pb
+                for f in range(k):
+                    z1 += Q[i1, f] * p[f]
+                    z2 += Q[i2, f] * p[f]
+                    z3 += Q[i3, f] * p[f]
+                    z4 += Q[i4, f] * p[f]
+                for f in range(k):
+                    ap[f] += (z1 * Q[i1, f] + z2 * Q[i2, f]) + (z3 * Q[i3, f] + z4 * Q[i4, f])
+                apb += (z1 + z2) + (z3 + z4)
+                t += 4
             while t + 1 < end:
                 i1 = indices[t]
                 i2 = indices[t + 1]
