@@ -27,57 +27,133 @@ __all__ = [
 ]
 
 
+#: rows per parallel task of the CG kernels (scratch vectors are allocated per task)
+_ROWS_PER_CHUNK = 64
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
     """Conjugate-gradient update of every row of ``X`` (warm-started at its current value)."""
+    _cg_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, cg_steps)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps):
+    n = X.shape[0]
     k = X.shape[1]
-    one = np.float32(1.0)  # keep the inner loops in float32 (a float64 literal widens them)
-    for u in prange(X.shape[0]):
-        x = X[u].copy()
-        # r = b - A x
-        r = -(YtY @ x)
-        for t in range(indptr[u], indptr[u + 1]):
-            i = indices[t]
-            c = conf[t]
-            yx = np.float32(0.0)
-            for f in range(k):
-                yx += Y[i, f] * x[f]
-            w = c - (c - one) * yx
-            for f in range(k):
-                r[f] += w * Y[i, f]
-        p = r.copy()
-        rs_old = np.float32(0.0)
+    n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+    for c in prange(n_chunks):
+        x = np.empty(k, dtype=np.float32)
+        r = np.empty(k, dtype=np.float32)
+        p = np.empty(k, dtype=np.float32)
+        ap = np.empty(k, dtype=np.float32)
+        for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
+            lam = reg_rows[u] if per_row else np.float32(0.0)
+            _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
+                    r, p, ap)  # fmt: skip
+
+
+@numba.njit(inline="always", fastmath=True, nogil=True)
+def _matvec(A, v, lam, out):
+    """``out = A @ v + lam * v`` for a small square float32 ``A``, as ``k`` independent
+    dot products of ``A``'s contiguous rows (no BLAS call per row)."""
+    k = v.shape[0]
+    for f in range(k):
+        acc = lam * v[f]
+        for g in range(k):
+            acc += A[f, g] * v[g]
+        out[f] = acc
+
+
+@numba.njit(inline="always", fastmath=True, nogil=True)
+def _weighted_sum(start, end, indices, conf, Y, v, out, init):
+    """``out += sum_t w_t y_i`` over a row's entries, with ``w = c - (c - 1) y_i . v`` when
+    ``init`` (the residual ``b - A v``'s data part) else ``w = (c - 1) y_i . v`` (the
+    product ``A v``'s). Four entries at a time: four independent dot products, one pass
+    over ``out`` (one entry's dot -> axpy chain is latency-bound)."""
+    k = v.shape[0]
+    one = np.float32(1.0)
+    t = start
+    while t + 3 < end:
+        i1 = indices[t]
+        i2 = indices[t + 1]
+        i3 = indices[t + 2]
+        i4 = indices[t + 3]
+        d1 = np.float32(0.0)
+        d2 = np.float32(0.0)
+        d3 = np.float32(0.0)
+        d4 = np.float32(0.0)
         for f in range(k):
-            rs_old += r[f] * r[f]
-        for _ in range(cg_steps):
-            if rs_old < 1e-20:
-                break
-            Ap = YtY @ p
-            for t in range(indptr[u], indptr[u + 1]):
-                i = indices[t]
-                c = conf[t]
-                yp = np.float32(0.0)
-                for f in range(k):
-                    yp += Y[i, f] * p[f]
-                w = (c - one) * yp
-                for f in range(k):
-                    Ap[f] += w * Y[i, f]
-            pAp = np.float32(0.0)
-            for f in range(k):
-                pAp += p[f] * Ap[f]
-            if pAp <= 0:
-                break
-            alpha = rs_old / pAp
-            rs_new = np.float32(0.0)
-            for f in range(k):
-                x[f] += alpha * p[f]
-                r[f] -= alpha * Ap[f]
-                rs_new += r[f] * r[f]
-            beta = rs_new / rs_old
-            for f in range(k):
-                p[f] = r[f] + beta * p[f]
-            rs_old = rs_new
-        X[u] = x
+            vf = v[f]
+            d1 += Y[i1, f] * vf
+            d2 += Y[i2, f] * vf
+            d3 += Y[i3, f] * vf
+            d4 += Y[i4, f] * vf
+        c1, c2, c3, c4 = conf[t], conf[t + 1], conf[t + 2], conf[t + 3]
+        w1 = (c1 - one) * d1
+        w2 = (c2 - one) * d2
+        w3 = (c3 - one) * d3
+        w4 = (c4 - one) * d4
+        if init:
+            w1 = c1 - w1
+            w2 = c2 - w2
+            w3 = c3 - w3
+            w4 = c4 - w4
+        for f in range(k):
+            out[f] += (w1 * Y[i1, f] + w2 * Y[i2, f]) + (w3 * Y[i3, f] + w4 * Y[i4, f])
+        t += 4
+    while t < end:
+        i = indices[t]
+        d = np.float32(0.0)
+        for f in range(k):
+            d += Y[i, f] * v[f]
+        c = conf[t]
+        w = (c - one) * d
+        if init:
+            w = c - w
+        for f in range(k):
+            out[f] += w * Y[i, f]
+        t += 1
+
+
+@numba.njit(inline="always", fastmath=True, nogil=True)
+def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap):
+    """``cg_steps`` CG steps on row ``u``'s system ``(YtY + lam I + sum (c-1) y y^T) x =
+    sum c y``, warm-started at ``X[u]`` and written back there."""
+    k = x.shape[0]
+    for f in range(k):
+        x[f] = X[u, f]
+    # r = b - A x
+    _matvec(YtY, x, lam, r)
+    for f in range(k):
+        r[f] = -r[f]
+    _weighted_sum(start, end, indices, conf, Y, x, r, True)
+    rs_old = np.float32(0.0)
+    for f in range(k):
+        p[f] = r[f]
+        rs_old += r[f] * r[f]
+    for _ in range(cg_steps):
+        if rs_old < 1e-20:
+            break
+        _matvec(YtY, p, lam, ap)
+        _weighted_sum(start, end, indices, conf, Y, p, ap, False)
+        pap = np.float32(0.0)
+        for f in range(k):
+            pap += p[f] * ap[f]
+        if pap <= 0:
+            break
+        alpha = rs_old / pap
+        rs_new = np.float32(0.0)
+        for f in range(k):
+            x[f] += alpha * p[f]
+            r[f] -= alpha * ap[f]
+            rs_new += r[f] * r[f]
+        beta = rs_new / rs_old
+        for f in range(k):
+            p[f] = r[f] + beta * p[f]
+        rs_old = rs_new
+    for f in range(k):
+        X[u, f] = x[f]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -158,58 +234,7 @@ def ials_loss(indptr, indices, conf, X, Y, reg):
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, cg_steps):
     """:func:`ials_cg_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
-    k = X.shape[1]
-    one = np.float32(1.0)
-    for u in prange(X.shape[0]):
-        lam = reg_rows[u]
-        x = X[u].copy()
-        r = -(YtY @ x)
-        for f in range(k):
-            r[f] -= lam * x[f]
-        for t in range(indptr[u], indptr[u + 1]):
-            i = indices[t]
-            c = conf[t]
-            yx = np.float32(0.0)
-            for f in range(k):
-                yx += Y[i, f] * x[f]
-            w = c - (c - one) * yx
-            for f in range(k):
-                r[f] += w * Y[i, f]
-        p = r.copy()
-        rs_old = np.float32(0.0)
-        for f in range(k):
-            rs_old += r[f] * r[f]
-        for _ in range(cg_steps):
-            if rs_old < 1e-20:
-                break
-            Ap = YtY @ p
-            for f in range(k):
-                Ap[f] += lam * p[f]
-            for t in range(indptr[u], indptr[u + 1]):
-                i = indices[t]
-                c = conf[t]
-                yp = np.float32(0.0)
-                for f in range(k):
-                    yp += Y[i, f] * p[f]
-                w = (c - one) * yp
-                for f in range(k):
-                    Ap[f] += w * Y[i, f]
-            pAp = np.float32(0.0)
-            for f in range(k):
-                pAp += p[f] * Ap[f]
-            if pAp <= 0:
-                break
-            alpha = rs_old / pAp
-            rs_new = np.float32(0.0)
-            for f in range(k):
-                x[f] += alpha * p[f]
-                r[f] -= alpha * Ap[f]
-                rs_new += r[f] * r[f]
-            beta = rs_new / rs_old
-            for f in range(k):
-                p[f] = r[f] + beta * p[f]
-            rs_old = rs_new
-        X[u] = x
+    _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, cg_steps)
 
 
 @numba.njit(cache=True, nogil=True)
