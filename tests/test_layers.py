@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "latentfactors"
 #: layer of each top-level part (a module or subpackage of latentfactors)
 LAYERS = {
     "exceptions": 0, "_validation": 0, "_runtime": 0, "_registry": 0, "_metrics": 0,
+    "_callback": 0,
     "_version": 0,
     "kernels": 1,
     "data": 2,

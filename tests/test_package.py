@@ -22,6 +22,18 @@ def test_import_is_light():
     assert out.stdout.strip() == ""
 
 
+def test_command_line_starts_without_the_numeric_stack():
+    """``latentfactors --help`` (and every command's parsing) imports click and the
+    command modules only: NumPy, pandas and the models load when a command runs."""
+    code = (
+        "import sys, latentfactors.cli; "
+        "heavy = [m for m in ('numpy', 'pandas', 'scipy', 'numba', 'latentfactors.models', "
+        "'latentfactors.distributed') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_version_and_public_names():
     assert re.fullmatch(r"\d+\.\d+\.\d+", latentfactors.__version__)
     for name in latentfactors.__all__:

@@ -18,8 +18,9 @@ from ._app import EXIT_INPUT, EXIT_MODEL_FILE, main, model_class
 
 __all__ = ["EXIT_INPUT", "EXIT_MODEL_FILE", "main", "model_class"]
 
-#: modules of optional parts that may add commands
-_PLUGINS = ("latentfactors.serving.cli", "latentfactors.distributed.cli")
+#: modules of optional parts that may add commands (the Dask backend adds none: it is
+#: ``fit --dask``; naming a module that does not exist would still import its package)
+_PLUGINS = ("latentfactors.serving.cli",)
 
 
 def _register_plugins() -> None:

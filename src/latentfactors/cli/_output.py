@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..models.callbacks import Callback
+from .._callback import Callback
 
 __all__ = ["ProgressCallback", "console", "emit_json", "esc", "table"]
 
