@@ -45,7 +45,12 @@ def fit(data, model_name, factors, epochs, lr, reg, seed, threads, settings, out
     from ..data import random_split
 
     if dask_spec:
-        model = build_model(model_name, factors, epochs, lr, reg, seed, threads, settings)
+        if threads is not None:
+            raise click.UsageError(
+                "--threads is not used with --dask: each worker runs its kernels on its own "
+                "threads (dask worker --nthreads N; local:N starts N one-thread workers)"
+            )
+        model = build_model(model_name, factors, epochs, lr, reg, seed, None, settings)
         _fit_on_dask(model, model_name, data, dask_spec, output, validation, as_json,
                      data_opts)  # fmt: skip
         return
