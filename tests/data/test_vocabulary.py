@@ -93,3 +93,20 @@ def test_dense_path_declines_what_it_cannot_take():
     assert voc._dense_codes(np.array([], dtype=np.int64)) is None
     vocab, codes = Vocabulary.encode(np.array([10**12, 3, 3]), name="item")
     assert codes.tolist() == [1, 0, 0] and vocab.ids([1]).tolist() == [10**12]
+
+
+def test_ids_that_are_already_inner_ids_are_not_shared_with_the_caller():
+    """Ids 0..n-1, all present and already in (user, item) order take the fastest path
+    (no factorize, no sort); the container must still own its arrays."""
+    from latentfactors import Interactions
+
+    u = np.array([0, 0, 1, 2], dtype=np.int32)
+    i = np.array([0, 1, 1, 0], dtype=np.int32)
+    r = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
+    data = Interactions.from_arrays(u, i, ratings=r)
+    assert data.users.ids([0, 1, 2]).tolist() == [0, 1, 2]
+    u[:] = 9
+    i[:] = 9
+    r[:] = 9
+    assert data.user_ids.tolist() == [0, 0, 1, 2] and data.item_ids.tolist() == [0, 1, 1, 0]
+    assert data.values.tolist() == [1.0, 2.0, 3.0, 4.0]

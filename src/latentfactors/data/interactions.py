@@ -416,8 +416,11 @@ class Interactions:
 
 
 def _numeric(values: np.ndarray, column: str, locate: Callable[[np.ndarray], str]) -> np.ndarray:
-    """Convert a column to float64, reporting unparsable entries and NaN / inf values."""
-    if values.dtype.kind in "fiub":
+    """Convert a column to float64 (float32 stays float32: no copy), reporting unparsable
+    entries and NaN / inf values."""
+    if values.dtype == np.float32:
+        out = values
+    elif values.dtype.kind in "fiub":
         out = values.astype(np.float64, copy=False)
     else:
         out = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
@@ -499,7 +502,7 @@ def _build(
                 )
         else:
             vals = np.ones(n, dtype=np.float64)
-    big = np.abs(vals) > _FLOAT32_MAX
+    big = np.abs(vals) > _FLOAT32_MAX if vals.dtype != np.float32 else np.zeros(0, dtype=bool)
     if big.any():
         rows = np.flatnonzero(big)
         col = rating if rating is not None else weight
@@ -522,6 +525,13 @@ def _build(
         items, i = item_vocab, item_vocab.index(columns[item])
 
     u, i, vals, ts = _sort_dedupe(u, i, vals, ts, len(items), duplicates, users, items, locate)
+    # ids that were already inner ids (and already in order) come back as the caller's
+    # own arrays: the container keeps copies, never the caller's memory
+    u = u.copy() if np.may_share_memory(u, columns[user]) else u
+    i = i.copy() if np.may_share_memory(i, columns[item]) else i
+    given = rating if rating is not None else weight
+    if given is not None and np.may_share_memory(vals, columns[given]):
+        vals = vals.copy()
     return Interactions(
         u, i, vals, users=users, items=items, timestamps=ts, kind=kind, rating_scale=rating_scale
     )
@@ -620,7 +630,7 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
     if policy == "last":
         pick = order[ends]
         return u[pick], i[pick], vals[pick], None if ts is None else ts[pick]
-    sums = np.add.reduceat(vals[order], starts)
+    sums = np.add.reduceat(vals[order].astype(np.float64), starts)
     if policy == "mean":
         sums = sums / (ends - starts + 1)
     pick = order[starts]

@@ -100,6 +100,9 @@ def _dense_codes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     present = np.zeros(hi + 1, dtype=bool)
     present[arr] = True
+    if lo == 0 and hi < np.iinfo(np.int32).max and present.all():
+        # already inner ids (0 .. n-1, all present): the codes are the ids themselves
+        return np.arange(hi + 1).astype(arr.dtype), arr.astype(np.int32, copy=False)
     uniques = np.flatnonzero(present).astype(arr.dtype, copy=False)
     if len(uniques) > np.iinfo(np.int32).max:
         return None

@@ -71,13 +71,15 @@ def pair_order(rows, cols, n_rows, order):
 
 @numba.njit(cache=True, nogil=True)
 def sorted_pairs(rows, cols, values, n_rows, n_cols):
-    """The entries ``(rows[t], cols[t], values[t])`` in (row, col) order, stably, by two
-    counting scatters (by column, then by row; no per-row sort, no order array):
-    returns ``(ptr, cols, values, repeats)``, ``ptr`` the CSR row starts (int64) and
-    ``repeats`` the number of entries equal in (row, col) to the one before them.
-    Equal pairs keep their input order, as ``pair_order`` gives them.
+    """The entries ``(rows[t], cols[t], values[t])`` in (row, col) order, stably: returns
+    ``(ptr, cols, values, repeats)``, ``ptr`` the CSR row starts (int64) and ``repeats``
+    the number of entries equal in (row, col) to the one before them. Equal pairs keep
+    their input order, as ``pair_order`` gives them.
+
+    One counting scatter by row into the outputs (no order array, no second copy), then
+    each row's run sorted by column where it is not in order already (a stable merge
+    sort of the run): the memory is the outputs' own.
     """
-    by_col_ptr, by_col_rows, by_col_vals = transpose(cols, rows, values, n_cols)
     n = len(rows)
     ptr = np.zeros(n_rows + 1, dtype=np.int64)
     for t in range(n):
@@ -87,16 +89,28 @@ def sorted_pairs(rows, cols, values, n_rows, n_cols):
     nxt = ptr[:-1].copy()
     out_cols = np.empty(n, dtype=cols.dtype)
     out_vals = np.empty(n, dtype=values.dtype)
-    for c in range(n_cols):
-        for t in range(by_col_ptr[c], by_col_ptr[c + 1]):
-            r = by_col_rows[t]
-            pos = nxt[r]
-            nxt[r] = pos + 1
-            out_cols[pos] = c
-            out_vals[pos] = by_col_vals[t]
+    for t in range(n):
+        r = rows[t]
+        pos = nxt[r]
+        nxt[r] = pos + 1
+        out_cols[pos] = cols[t]
+        out_vals[pos] = values[t]
     repeats = 0
     for r in range(n_rows):
-        for t in range(ptr[r] + 1, ptr[r + 1]):
+        s, e = ptr[r], ptr[r + 1]
+        ordered = True
+        for t in range(s + 1, e):
+            if out_cols[t] < out_cols[t - 1]:
+                ordered = False
+                break
+        if not ordered:
+            o = np.argsort(out_cols[s:e], kind="mergesort")
+            run_cols = out_cols[s:e].copy()
+            run_vals = out_vals[s:e].copy()
+            for t in range(e - s):
+                out_cols[s + t] = run_cols[o[t]]
+                out_vals[s + t] = run_vals[o[t]]
+        for t in range(s + 1, e):
             if out_cols[t] == out_cols[t - 1]:
                 repeats += 1
     return ptr, out_cols, out_vals, repeats
