@@ -311,7 +311,8 @@ def run(args) -> dict:
         for name, r in dask_res.pop("models").items():
             res["models"][name].update(r)
         res.update(dask_res)
-        which = [SPARK_KEYS[m] for m in names if m in SPARK_KEYS]
+        spark_names = args.spark_models if args.spark_models is not None else names
+        which = [SPARK_KEYS[m] for m in names if m in SPARK_KEYS and m in spark_names]
         if args.spark_python and which:
             iters = args.spark_iters or (args.epochs if args.n < 50_000_000 else 1)
             mem = args.spark_driver_memory or ("12g" if args.n >= 50_000_000 else "6g")
@@ -520,6 +521,8 @@ def main() -> None:
     )
     ap.add_argument("--spark-python", help="a Python with pyspark: also time Spark ALS")
     ap.add_argument("--spark-iters", type=int, help="N in (fit(1+N) - fit(1)) / N")
+    ap.add_argument("--spark-models", type=_model_list, default=None,
+                    help="which of --models Spark times too (default: all of them)")  # fmt: skip
     ap.add_argument("--spark-driver-memory", help="spark.driver.memory (default 12g from "
                     "50M ratings, else 6g)")  # fmt: skip
     ap.add_argument("--spark-from", type=Path, help="reuse the Spark numbers of a saved JSON")
