@@ -103,10 +103,13 @@ def test_ids_that_are_already_inner_ids_are_not_shared_with_the_caller():
     u = np.array([0, 0, 1, 2], dtype=np.int32)
     i = np.array([0, 1, 1, 0], dtype=np.int32)
     r = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
-    data = Interactions.from_arrays(u, i, ratings=r)
+    ts = np.array([10, 20, 30, 40], dtype=np.int64)
+    data = Interactions.from_arrays(u, i, ratings=r, timestamps=ts)
     assert data.users.ids([0, 1, 2]).tolist() == [0, 1, 2]
     u[:] = 9
     i[:] = 9
     r[:] = 9
+    ts[:] = 9
     assert data.user_ids.tolist() == [0, 0, 1, 2] and data.item_ids.tolist() == [0, 1, 1, 0]
     assert data.values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert data.timestamps.tolist() == [10, 20, 30, 40]

@@ -38,8 +38,9 @@ def test_fit_on_a_local_dask_cluster_matches_the_single_machine_fit(ml100k_path,
     assert res.exit_code == 2 and "--dask trains als, implicit-als and svd" in res.output
 
 
-def test_threads_with_dask_is_refused_before_any_cluster_starts(ml100k_path):
+def test_threads_with_dask_is_refused_before_any_cluster_starts(ml100k_path, tmp_path):
+    out = str(tmp_path / "x.lfm")
     res = CliRunner().invoke(main, ["fit", str(ml100k_path / "u.data"), "--dask", "local:2",
-                                    "--model", "als", "--threads", "2", "-o", "x.lfm"])  # fmt: skip
+                                    "--model", "als", "--threads", "2", "-o", out])  # fmt: skip
     assert res.exit_code == 2
     assert "--threads is not used with --dask" in res.output and "--nthreads N" in res.output

@@ -33,6 +33,12 @@ def _problem(seed=0, n_rows=40, n_cols=30, k=5):
     mat[3, :] = 0
     mat[4, :] = 0
     mat[4, 7] = 0.5
+    # rows of 2, 3, 5 and 6 ratings: every remainder of the kernels' 4-, 2- and 1-rating
+    # passes is taken on some row
+    for row, length in ((5, 2), (6, 3), (7, 5), (8, 6)):
+        mat[row, :] = 0
+        for c in rng.choice(n_cols, length, replace=False):
+            mat[row, int(c)] = 0.5
     mat = sp.csr_matrix(mat)
     mat.eliminate_zeros()
     mat.sort_indices()
@@ -166,8 +172,9 @@ def test_ridge_cg_rows_matches_reference(one_thread, fit_bias, steps):
     X, B = X0.copy(), B0.copy()
     ridge.ridge_cg_rows(ptr, idx, targets, Q, X, B, lam_f, lam_b, fit_bias, steps)
     X2, B2 = ridge_cg_reference(ptr, idx, targets, Q, X0, B0, lam_f, lam_b, fit_bias, steps)
-    np.testing.assert_allclose(X, X2, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(B, B2, rtol=1e-4, atol=1e-5)
+    # the kernel's arithmetic is float32 (CG scalars float64), the twin's float64
+    np.testing.assert_allclose(X, X2, rtol=5e-4, atol=5e-5)
+    np.testing.assert_allclose(B, B2, rtol=5e-4, atol=5e-5)
     assert np.array_equal(X[3], X0[3])  # a row without ratings is left as it was
     assert not np.array_equal(X, X0)
 
@@ -233,3 +240,53 @@ def test_ridge_cg_rows_offset_is_ridge_cg_rows_on_debiased_targets(one_thread):
     ridge.ridge_cg_rows(ptr, idx, t32, Q, X4, B4, lam_f, lam_b, True, 3)
     np.testing.assert_allclose(X3, X4, rtol=1e-5, atol=1e-6)
     assert not np.allclose(X3, X, rtol=1e-3)  # the offset mattered
+
+
+def ials_cg_reference(ptr, idx, conf, X0, Y, YtY, steps, lam=None):
+    """The obvious NumPy twin of ``ials_cg_step`` / ``ials_cg_step_rows``: plain CG on
+    the formed system ``(YtY + lam I + sum (c - 1) y y^T) x = sum c y``."""
+    X = X0.astype(np.float64).copy()
+    k = Y.shape[1]
+    for u in range(len(ptr) - 1):
+        cols, c = idx[ptr[u] : ptr[u + 1]], conf[ptr[u] : ptr[u + 1]].astype(np.float64)
+        Yu = Y[cols].astype(np.float64)
+        A = YtY.astype(np.float64) + (0.0 if lam is None else lam[u]) * np.eye(k)
+        A += Yu.T @ ((c - 1)[:, None] * Yu)
+        b = Yu.T @ c
+        x = X[u]
+        r = b - A @ x
+        p, rs = r.copy(), r @ r
+        for _ in range(steps):
+            if rs < 1e-20:
+                break
+            ap = A @ p
+            alpha = rs / (p @ ap)
+            x, r = x + alpha * p, r - alpha * ap
+            rs, rs_old = r @ r, rs
+            p = r + (rs / rs_old) * p
+        X[u] = x
+    return X
+
+
+@pytest.mark.parametrize("per_row", [False, True])
+def test_ials_cg_steps_match_reference(one_thread, per_row):
+    """iALS's CG kernels (four entries per pass, the k x k product in the kernel) against
+    the NumPy twin, on rows of 0, 1, 2, 3, 5 and 6 entries and an odd k."""
+    from latentfactors.kernels import ials
+
+    ptr, idx, _, Y, lam_f, _ = _problem(seed=10, k=7)
+    rng = np.random.default_rng(11)
+    conf = (1.0 + 5.0 * rng.uniform(0, 1, len(idx))).astype(np.float32)
+    gram = (Y.T @ Y).astype(np.float32)
+    X0 = (rng.standard_normal((len(ptr) - 1, Y.shape[1])) * 0.1).astype(np.float32)
+    X = X0.copy()
+    if per_row:
+        lam = lam_f.astype(np.float32)
+        ials.ials_cg_step_rows(ptr, idx, conf, X, Y, gram, lam, 3)
+        want = ials_cg_reference(ptr, idx, conf, X0, Y, gram, 3, lam)
+    else:
+        YtY = (gram + 0.3 * np.eye(Y.shape[1])).astype(np.float32)
+        ials.ials_cg_step(ptr, idx, conf, X, Y, YtY, 3)
+        want = ials_cg_reference(ptr, idx, conf, X0, Y, YtY, 3)
+    np.testing.assert_allclose(X, want, rtol=2e-3, atol=2e-4)
+    assert not np.allclose(X, X0)

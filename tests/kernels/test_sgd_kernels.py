@@ -184,11 +184,11 @@ def test_prefetching_changes_nothing(small, ahead):
     mu = np.float32(small.global_mean)
     out = []
     for dist in (0, ahead):
-        P, Q = factors(small, seed=3)
+        P, Q = factors(small, k=40, seed=3)  # rows of 160 bytes: 3 or 4 cache lines
         bu, bi = np.zeros(small.n_users, np.float32), np.zeros(small.n_items, np.float32)
         sse = sgd._svd_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, bu, bi, mu,
                              *rates, True, nb, dist)  # fmt: skip
-        Z, G = factors(small, seed=5)[0], np.zeros((small.n_users, 4), np.float32)
+        Z, G = factors(small, k=40, seed=5)[0], np.zeros((small.n_users, 40), np.float32)
         sse2 = sgd._svdpp_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, Z, G, bu,
                                 bi, mu, *rates, nb, dist)  # fmt: skip
         out.append((sse, sse2, P, Q, G, bu, bi))

@@ -43,15 +43,17 @@ def test_large_data_path_matches_small_data_path(monkeypatch, policy):
         assert np.array_equal(getattr(small, name), getattr(large, name)), name
         assert np.array_equal(getattr(small_ts, name), getattr(large_ts, name)), name
     assert np.array_equal(small_ts.timestamps, large_ts.timestamps)
+    assert (small.csc != large.csc).nnz == 0  # numba's transpose against argsort + gathers
     keep = np.unique(u.astype(np.int64) * 40 + i, return_index=True)[1]  # no repeats
-    a = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r[keep[::-1]])
+    r32 = r.astype(np.float32)  # float32 ratings: validated without a float64 copy
+    a = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r32[keep[::-1]])
+    again = Interactions.from_arrays(a.user_ids, a.item_ids, ratings=a.values)  # sorted input
+    for name in ("user_ids", "item_ids", "values"):
+        assert np.array_equal(getattr(again, name), getattr(a, name)), name
     monkeypatch.setattr(inter, "_COUNTING_SORT_ROWS", 10**9)
-    b = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r[keep[::-1]])
-    for name in ("user_ids", "item_ids", "values"):  # the two-scatter path
+    b = Interactions.from_arrays(u[keep[::-1]], i[keep[::-1]], ratings=r32[keep[::-1]])
+    for name in ("user_ids", "item_ids", "values"):  # scatter + per-row sort vs argsort
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert (small.csc != large.csc).nnz == 0
-    again = Interactions.from_arrays(large.user_ids, large.item_ids, ratings=large.values)
-    assert np.array_equal(again.user_ids, large.user_ids)  # the sorted fast path
     with pytest.raises(
         DataError, match=r"transpose needs one value per interaction \(\d+\), got 2"
     ):

@@ -532,6 +532,8 @@ def _build(
     given = rating if rating is not None else weight
     if given is not None and np.may_share_memory(vals, columns[given]):
         vals = vals.copy()
+    if ts is not None and np.may_share_memory(ts, columns[timestamp]):
+        ts = ts.copy()
     return Interactions(
         u, i, vals, users=users, items=items, timestamps=ts, kind=kind, rating_scale=rating_scale
     )
@@ -602,6 +604,7 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
             if repeats == 0:
                 rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(ptr))
                 return rows, cols, sorted_vals, None
+            del ptr, cols, sorted_vals  # repeated pairs: the order-based path below
         order = np.empty(len(u), dtype=np.int32 if len(u) < 2**31 else np.int64)
         _, repeats = pair_order(u, i, int(u.max()) + 1, order)
         if repeats == 0:

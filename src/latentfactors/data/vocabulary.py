@@ -96,7 +96,7 @@ def _dense_codes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if arr.dtype.kind not in "iu" or len(arr) == 0:
         return None
     lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or hi >= max(_DENSE_SPAN * len(arr), 1 << 20) or hi >= np.iinfo(np.intp).max:
+    if lo < 0 or hi >= max(_DENSE_SPAN * len(arr), 1 << 20):
         return None
     present = np.zeros(hi + 1, dtype=bool)
     present[arr] = True
@@ -106,9 +106,9 @@ def _dense_codes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     uniques = np.flatnonzero(present).astype(arr.dtype, copy=False)
     if len(uniques) > np.iinfo(np.int32).max:
         return None
-    lookup = np.cumsum(present, dtype=np.int64)
+    lookup = np.cumsum(present, dtype=np.int32)  # fits: len(uniques) <= int32 max
     lookup -= 1
-    return uniques, lookup.astype(np.int32)[arr]
+    return uniques, lookup[arr]
 
 
 class Vocabulary:

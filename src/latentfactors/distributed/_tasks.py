@@ -273,15 +273,16 @@ def nbytes(obj: Any) -> int:
 
 
 def prepare_als(block: dict[str, np.ndarray], mu: float, reg: float, reg_bias: float,
-                weighted: bool) -> dict[str, Any]:  # fmt: skip
-    """What the explicit ALS half-step needs of a block (as ``_ALSTrainer`` builds it)."""
+                weighted: bool, cg: bool = False) -> dict[str, Any]:  # fmt: skip
+    """What the explicit ALS half-step needs of a block (as ``_ALSTrainer`` builds it):
+    centred ratings as float32 for the CG solver (``cg``) or float64 for the exact one."""
     ptr = block["ptr"]
     counts = np.diff(ptr)
     scale = np.maximum(counts, 1).astype(np.float64) if weighted else np.ones(len(counts))
     out = {
         "ptr": ptr, "idx": block["idx"], "r32": block["val"],
-        "target": block["val"].astype(np.float64) - mu,
-        "target32": (block["val"].astype(np.float64) - mu).astype(np.float32),
+        "target": None if cg else block["val"].astype(np.float64) - mu,
+        "target32": (block["val"].astype(np.float64) - mu).astype(np.float32) if cg else None,
         "lam_f": float(reg) * scale, "lam_b": float(reg_bias) * scale,
     }  # fmt: skip
     return out

@@ -5,7 +5,7 @@ so are items; each block holds its rows as a CSR on some worker (users with thei
 items, items with their users) and never moves. A half-step ships the fixed side once
 (the factors, plus the bias for ALS or the Gram matrix ``Y^T Y + reg I`` for implicit
 ALS, computed on the client), solves every block with the single-machine kernels
-(``ridge_rows`` / ``ridge_cg_rows``; ``ials_cg_step`` / ``ials_cholesky_step``) and gathers
+(``ridge_rows`` / ``ridge_cg_rows_offset``; ``ials_cg_step`` / ``ials_cholesky_step``) and gathers
 the solved rows. CG solvers are warm-started from the rows the client holds.
 
 Rows are solved independently, from the same initial factors (drawn on the client as
@@ -118,7 +118,7 @@ class DaskALSTrainer(_BlockTrainer):
         self._setup(data, n_blocks, max_retries, keep_seen)
 
     def _prepare(self, block: Any, side: int) -> Any:
-        return self.client.submit(T.prepare_als, block, *self.params)
+        return self.client.submit(T.prepare_als, block, *self.params, self.cg)
 
     def _submit(self, blk, fixed, X, bias, lo: int, hi: int, loss: bool) -> Any:
         warm = scatter_one(self.client, (X[lo:hi], bias[lo:hi])) if self.cg else None

@@ -37,7 +37,9 @@ def _codegen(context, builder, signature, args):
     i8p = ir.IntType(8).as_pointer()
     i32 = ir.IntType(32)
     fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+    # named by llvmlite for its pointer mode ("llvm.prefetch.p0" with opaque pointers,
+    # "llvm.prefetch.p0i8" with typed ones), so older numba / LLVM versions work too
+    fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
     # rw = 1 (the row will be written), locality = 3 (keep in all levels), data cache
     builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1), ir.Constant(i32, 3),
                       ir.Constant(i32, 1)])  # fmt: skip
@@ -62,6 +64,11 @@ def prefetch_at(arr, i):
 
 @numba.njit(inline="always", nogil=True)
 def prefetch_row(arr, r):
-    """Prefetch every cache line of row ``r`` of a C-contiguous 2-D float32 array."""
-    for c in range(0, arr.shape[1], 16):
+    """Prefetch every cache line of row ``r`` of a C-contiguous 2-D float32 array: one
+    address per 16 floats, and the row's last element (a row need not start on a line
+    boundary, so it may touch one line more than ``k / 16``)."""
+    k = arr.shape[1]
+    for c in range(0, k, 16):
         _prefetch_2d(arr, r, c)
+    if k > 0:
+        _prefetch_2d(arr, r, k - 1)

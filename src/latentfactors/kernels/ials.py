@@ -31,7 +31,7 @@ __all__ = [
 _ROWS_PER_CHUNK = 64
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
     """Conjugate-gradient update of every row of ``X`` (warm-started at its current value)."""
     _cg_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, cg_steps)
@@ -48,7 +48,7 @@ def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps):
         p = np.empty(k, dtype=np.float32)
         ap = np.empty(k, dtype=np.float32)
         for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
-            lam = reg_rows[u] if per_row else np.float32(0.0)
+            lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
             _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
                     r, p, ap)  # fmt: skip
 
@@ -231,7 +231,7 @@ def ials_loss(indptr, indices, conf, X, Y, reg):
 # so the system of row u is YtY + reg_rows[u] I with ``YtY`` = Y^T Y (no penalty in it).
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, cg_steps):
     """:func:`ials_cg_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
     _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, cg_steps)

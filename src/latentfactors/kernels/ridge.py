@@ -73,7 +73,7 @@ def residual_sse(indptr, indices, data, P, Q, bu, bi, mu):
     return parts.sum()
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def ridge_cg_rows(indptr, indices, targets, Q, X, B, lam_f, lam_b, fit_bias, cg_steps):
     """A few conjugate-gradient steps on the system :func:`ridge_rows` solves exactly,
     for every CSR row, warm-started at (and updating in place) ``X[u]`` and ``B[u]``.
@@ -132,7 +132,7 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
         # r = Z^T t - (Z^T Z + L) w
         rb = zero
         t = start
-        while t + 1 < end:  # two at a time, as in the CG steps below
+        while t + 1 < end:  # two at a time (the CG steps below take four)
             i1 = indices[t]
             i2 = indices[t + 1]
             z1 = wb
@@ -177,8 +177,8 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
             for f in range(k):
                 ap[f] = lf * p[f]
             apb = lb * pb
-            # two ratings at a time: two independent dot products, one pass over ap
-            # (a single rating's dot -> axpy chain is latency-bound)
+            # four ratings at a time (then two, then one): independent dot products and
+            # one pass over ap (a single rating's dot -> axpy chain is latency-bound)
             t = start
             while t + 3 < end:
                 i1 = indices[t]

@@ -2,9 +2,10 @@
 
 NumPy's stable sort is a radix sort only for keys of 16 bits or less; for int32 / int64
 keys it is a merge sort, O(n log n). Users and items are contiguous ids below their
-count, so a counting pass and a scatter give the (user, item) order, the item-major
-(CSC) layout and the SGD block layout of 100 million interactions in O(n), without
-int64 key or order arrays.
+count, so a counting pass and a scatter give the item-major (CSC) layout and the SGD
+block layout of 100 million interactions in O(n), and the (user, item) order in a
+scatter plus a sort of each user's run where it is out of order (O(n log m) for runs of
+m), without int64 key or order arrays.
 """
 
 from __future__ import annotations
