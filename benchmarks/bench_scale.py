@@ -200,9 +200,10 @@ def report(rows, shape, gen_s, epochs, args) -> None:
             "## Building the container",
             "",
             "The same shuffled arrays (int32 ids, float32 ratings) in one process, best of 2: "
-            "`scipy.sparse.csr_matrix((r, (u, i)))` (unsorted column indices within rows, "
-            "duplicates kept) against `Interactions.from_arrays(...)` plus its `.csr` "
-            "(validated, ids mapped, sorted by (user, item), duplicates checked). The CSC is "
+            "`scipy.sparse.csr_matrix((r, (u, i)))` (SciPy converts the triples and sums "
+            "duplicates, which sorts the column indices of every row) against "
+            "`Interactions.from_arrays(...)` plus its `.csr` (validated, raw ids mapped to "
+            "inner ids, sorted by (user, item), duplicates refused with examples). The CSC is "
             "not part of the container: a trainer that needs the item side builds it (the "
             "last column) and frees it after the fit.",
             "",

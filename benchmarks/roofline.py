@@ -104,8 +104,8 @@ def peaks(quick: bool) -> dict:
 def _problem(n_users: int, n_items: int, n: int, seed: int = 0):
     """Uniformly random distinct (user, item) pairs, sorted by user: CSR and the triples."""
     rng = np.random.default_rng(seed)
-    key = np.unique(rng.integers(0, n_users * n_items, int(n * 1.05)))[:n]
-    rng.shuffle(key)
+    key = np.unique(rng.integers(0, n_users * n_items, int(n * 1.05)))
+    rng.shuffle(key)  # then keep n of them at random (not the n smallest)
     key = np.sort(key[:n])
     u = (key // n_items).astype(np.int32)
     i = (key % n_items).astype(np.int32)
@@ -176,12 +176,16 @@ def measure(name, data, k, repeats):
     steps = 3
     if name == "ALS CG (3 steps)":
         X, B = P.copy(), bu.copy()
+        vals32 = vals.astype(f32)
+        offset = (np.random.default_rng(5).standard_normal(ni) * 0.1).astype(f32)
 
-        def run():
-            ridge.ridge_cg_rows(ptr, idx, vals, Q, X, B, lam, lam, True, steps)
+        def run():  # what ALS's half-step calls: float32 targets, the other side's biases
+            ridge.ridge_cg_rows_offset(ptr, idx, vals32, offset, True, Q, X, B, lam, lam, True,
+                                       steps)  # fmt: skip
 
-        # per rating and pass: dot 2k + axpy 2k; 1 + steps passes
-        return best_of(run, repeats), n, 4 * k * (steps + 1), 4 * k * (steps + 1)
+        # per rating and pass: dot 2k + axpy 2k; 1 + steps passes. Bytes: the item row
+        # once (a row's few items stay in cache over its passes), the own row once per row
+        return best_of(run, repeats), n, 4 * k * (steps + 1), 4 * k + 8 * k * nu / n
     # the exact solvers cost O(n k^2): on large data they run over the first rows only
     m = int(np.searchsorted(ptr, _EXACT_RATINGS)) if n > _EXACT_RATINGS else nu
     sub, n_sub = ptr[: m + 1], int(ptr[m])
@@ -191,7 +195,7 @@ def measure(name, data, k, repeats):
             ridge.ridge_rows(sub, idx, vals, Q, lam, lam, True)
 
         d = k + 1
-        mean_m = n / nu
+        mean_m = n_sub / max(m, 1)
         # Z^T Z (2 m d^2), Z^T t (2 m d), LU solve (2/3 d^3) per row; per rating:
         per = 2 * d * d + 2 * d + (2 / 3) * d**3 / mean_m
         return best_of(run, repeats), n_sub, per, 4 * k
@@ -204,11 +208,12 @@ def measure(name, data, k, repeats):
         def run():
             ials.ials_cg_step(ptr, idx, conf, X, Q, YtY, steps)
 
-        # per rating and pass 4k; per row and pass a k x k matvec 2k^2
+        # per rating and pass 4k; per row and pass a k x k matvec 2k^2. Bytes as ALS CG
         per = 4 * k * (steps + 1) + 2 * k * k * (steps + 1) / mean_m
-        return best_of(run, repeats), n, per, 4 * k * (steps + 1)
+        return best_of(run, repeats), n, per, 4 * k + 8 * k * nu / n
     if name == "iALS Cholesky":
         X = P[:m].copy()
+        mean_m = n_sub / max(m, 1)
 
         def run():
             ials.ials_cholesky_step(sub, idx, conf, X, Q, YtY)
@@ -347,15 +352,20 @@ def report(peak, rows, sizes, simd) -> None:
         "Unit of work: one rating (SGD, ALS, iALS: per half-step for the solvers), one "
         "(user, positive, negative) triple for BPR, one (user, item) score for top-n. "
         "Flops and bytes per unit are counted from each kernel's source (one multiply or add "
-        "= one flop; bytes = the factor rows read and written, the item block once per 256 "
-        "users for top-n). SGD prefetches the rows of the update 16 ahead when the factors "
+        "= one flop; bytes = the factor rows read and written: for the CG solvers each item "
+        "row once per rating and the row's own factors once per row, since a row's few "
+        "items stay in cache over its passes; the item block once per 256 users for top-n). "
+        "SGD prefetches the rows of the update 16 ahead when the factors "
         'outgrow the cache (large data); the "prefetch off" row is the same kernel '
         "without. Cache-resident: "
         f"{sizes['cache-resident'][0]:,} users x {sizes['cache-resident'][1]:,} items, "
         f"{sizes['cache-resident'][2]:,} ratings; large: {sizes['large'][0]:,} x "
         f"{sizes['large'][1]:,}, {sizes['large'][2]:,} ratings at uniformly random positions. "
         "Bound: the compute peak on cache-resident data; on large data "
-        "min(peak, flops/byte x triad bandwidth).",
+        "min(peak, flops/byte x triad bandwidth). The exact solvers (ALS exact, iALS "
+        "Cholesky) compute in float64, so their fraction of the float32 peak understates "
+        "them by about 2x; on large data they are timed on the first rows holding "
+        f"{_EXACT_RATINGS:,} ratings.",
         "",
         "| data | kernel | k | ns / unit | flops / unit | bytes / unit | GFLOP/s | "
         "of peak | of bound |",
