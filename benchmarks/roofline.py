@@ -37,14 +37,20 @@ _EXACT_RATINGS = 100_000
 
 @numba.njit(parallel=True, fastmath=True, nogil=True)
 def _fma_loop(x, reps, a, b):
+    # two halves of the row per iteration: with LLVM's 16 lanes x 4 interleaved vectors
+    # that is 8 independent FMA chains, enough to cover the FMA latency on two pipes
     n_t, n = x.shape
+    h = n // 2
     for t in prange(n_t):
         for _ in range(reps):
-            for j in range(n):
+            for j in range(h):
                 v = x[t, j]
+                w = x[t, j + h]
                 for _r in range(_CHAIN):
                     v = v * a + b
+                    w = w * a + b
                 x[t, j] = v
+                x[t, j + h] = w
     return x.sum()
 
 
@@ -97,6 +103,8 @@ def peaks(quick: bool) -> dict:
     m = 1024 if quick else 2048
     g = np.random.default_rng(0).random((m, m), dtype=np.float32)
     out["sgemm_gflops_blas"] = 2 * m**3 / best_of(lambda: g @ g, 3) / 1e9
+    # the compute peak the kernels are held to: the faster of the FMA loop and BLAS
+    out["peak_1t"] = max(out["gflops_1t"], out["sgemm_gflops_blas"])
     return out
 
 
@@ -315,11 +323,11 @@ def main() -> None:
                 gflops = units * flops / sec / 1e9
                 intensity = flops / nbytes
                 bw = peak["triad_gbs_1t"] if where == "large" else float("inf")
-                bound = min(peak["gflops_1t"], intensity * bw)
+                bound = min(peak["peak_1t"], intensity * bw)
                 rows.append({"data": where, "kernel": name, "k": k, "seconds": sec,
                              "units": units, "ns_per_unit": sec / units * 1e9,
                              "flops_per_unit": flops, "bytes_per_unit": nbytes,
-                             "gflops": gflops, "of_peak": gflops / peak["gflops_1t"],
+                             "gflops": gflops, "of_peak": gflops / peak["peak_1t"],
                              "bound_gflops": bound, "of_bound": gflops / bound})  # fmt: skip
                 print(rows[-1], flush=True)
     simd = simd_census()
@@ -344,8 +352,9 @@ def report(peak, rows, sizes, simd) -> None:
         f"| STREAM copy GB/s | {peak['copy_gbs_1t']:.1f} | {peak['copy_gbs_2t']:.1f} |",
         f"| STREAM triad GB/s | {peak['triad_gbs_1t']:.1f} | {peak['triad_gbs_2t']:.1f} |",
         "",
-        f"For scale: NumPy's BLAS sgemm (2048 x 2048, one thread) reached "
-        f"{peak['sgemm_gflops_blas']:.1f} GFLOP/s.",
+        f"NumPy's BLAS sgemm (2048 x 2048, one thread) reached "
+        f"{peak['sgemm_gflops_blas']:.1f} GFLOP/s. The compute peak below is the faster of "
+        f"the two on one thread, {peak['peak_1t']:.1f} GFLOP/s.",
         "",
         "## Each kernel on one thread",
         "",
