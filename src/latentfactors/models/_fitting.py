@@ -276,4 +276,6 @@ def fit_loop(
         "random_state": seed, "n_train": meta.n_train, "history": history,
         "best_epoch": getattr(model, "best_epoch_", None),
     }  # fmt: skip
-    model._adopt_state(state)
+    # the seen items are the training container's own CSR (or one the Dask backend
+    # built from validated partitions): its entries are not re-checked one by one
+    model._adopt_state(state, trusted_seen=True)

@@ -215,9 +215,12 @@ class FactorModel(RecommendMixin, FoldInMixin):
         self._adopt_state(checked, checked=True)
         return self
 
-    def _adopt_state(self, state: dict[str, Any], checked: bool = False) -> None:
+    def _adopt_state(
+        self, state: dict[str, Any], checked: bool = False, trusted_seen: bool = False
+    ) -> None:
         if not checked:
-            state = check_state(state, self.extra_state, self.data_kind != "explicit")
+            state = check_state(state, self.extra_state, self.data_kind != "explicit",
+                                trusted_seen=trusted_seen)  # fmt: skip
         seen = state.get("user_items")
         counts_u = state.get("user_counts")
         counts_i = state.get("item_counts")
