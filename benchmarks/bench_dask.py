@@ -63,7 +63,14 @@ def _rss(dask_worker=None) -> float:
 
 
 def _peak_rss_mb(dask_worker=None) -> float:
-    """This process's lifetime peak RSS in MiB (``ru_maxrss``: KiB on Linux)."""
+    """This process's own peak RSS in MiB: ``VmHWM`` on Linux (``ru_maxrss`` is inherited
+    across fork + exec, so a child would report its parent's peak if that was higher)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 

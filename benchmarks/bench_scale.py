@@ -36,6 +36,11 @@ K = 64
 
 
 def peak_rss_mb() -> float:
+    # VmHWM: this process's own high-water mark. ru_maxrss is inherited across
+    # fork + exec, so a child started by a parent holding the data reported the parent's
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

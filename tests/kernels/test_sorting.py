@@ -86,10 +86,11 @@ def test_block_layout_is_argsort_and_gathers(nb_dtype, n, seed):
     igroup = rng.integers(0, nb, n_items).astype(dtype)
     unew = rng.permutation(n_users).astype(np.int32)
     inew = rng.permutation(n_items).astype(np.int32)
-    got = block_layout(u, i, r, ugroup, igroup, unew, inew, nb)
     want = block_layout_numpy(u, i, r, ugroup, igroup, unew, inew, nb)
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and np.array_equal(g, w)
+    for chunk in (1 << 20, 7, 1):  # one chunk, several, one entry each (parallel scatter)
+        got = block_layout(u, i, r, ugroup, igroup, unew, inew, nb, chunk)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and np.array_equal(g, w)
 
 
 @given(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import prange
 
 __all__ = ["block_layout", "pair_order", "pairs_sorted_unique", "sorted_pairs", "transpose"]
 
@@ -143,33 +144,55 @@ def transpose(cols, rows, values, n_cols):
     return ptr, out_rows, out_vals
 
 
-@numba.njit(cache=True, nogil=True)
+#: entries per parallel task of :func:`block_layout` (fixed, so results never depend on
+#: the thread count)
+LAYOUT_CHUNK = 1 << 20
+
+
 def block_layout(user_ids, item_ids, values, user_group, item_group, user_new, item_new,
-                 n_blocks):  # fmt: skip
+                 n_blocks, chunk=LAYOUT_CHUNK):  # fmt: skip
     """Ratings laid out by block ``user_group[u] * n_blocks + item_group[i]`` in one
     counting sort (stable), with ids relabelled by ``user_new`` / ``item_new``.
 
     Returns ``(block_ptr, users, items, ratings)``: the same as a stable argsort of the
-    block numbers followed by three gathers, in two passes over the ratings.
+    block numbers followed by three gathers. The input is cut into chunks of ``chunk``
+    entries counted and scattered in parallel, each chunk into its own stretch of every
+    block, so the layout is the serial one for any number of threads.
     """
+    return _block_layout(user_ids, item_ids, values, user_group, item_group, user_new,
+                         item_new, n_blocks, max(int(chunk), 1))  # fmt: skip
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _block_layout(user_ids, item_ids, values, user_group, item_group, user_new, item_new,
+                  n_blocks, chunk):  # fmt: skip
     n_blk = n_blocks * n_blocks
     n = len(user_ids)
+    n_chunks = max(1, (n + chunk - 1) // chunk)
+    counts = np.zeros((n_chunks, n_blk), dtype=np.int64)
+    for c in prange(n_chunks):
+        for t in range(c * chunk, min(n, (c + 1) * chunk)):
+            counts[c, np.int64(user_group[user_ids[t]]) * n_blocks + item_group[item_ids[t]]] += 1
     ptr = np.zeros(n_blk + 1, dtype=np.int64)
-    for t in range(n):
-        ptr[np.int64(user_group[user_ids[t]]) * n_blocks + item_group[item_ids[t]] + 1] += 1
+    start = np.empty((n_chunks, n_blk), dtype=np.int64)
     for b in range(n_blk):
-        ptr[b + 1] += ptr[b]
-    nxt = ptr[:-1].copy()
+        acc = ptr[b]
+        for c in range(n_chunks):
+            start[c, b] = acc
+            acc += counts[c, b]
+        ptr[b + 1] = acc
     users = np.empty(n, dtype=np.int32)
     items = np.empty(n, dtype=np.int32)
     ratings = np.empty(n, dtype=values.dtype)
-    for t in range(n):
-        u = user_ids[t]
-        i = item_ids[t]
-        b = np.int64(user_group[u]) * n_blocks + item_group[i]
-        pos = nxt[b]
-        nxt[b] = pos + 1
-        users[pos] = user_new[u]
-        items[pos] = item_new[i]
-        ratings[pos] = values[t]
+    for c in prange(n_chunks):
+        nxt = start[c].copy()
+        for t in range(c * chunk, min(n, (c + 1) * chunk)):
+            u = user_ids[t]
+            i = item_ids[t]
+            b = np.int64(user_group[u]) * n_blocks + item_group[i]
+            pos = nxt[b]
+            nxt[b] = pos + 1
+            users[pos] = user_new[u]
+            items[pos] = item_new[i]
+            ratings[pos] = values[t]
     return ptr, users, items, ratings
