@@ -255,7 +255,8 @@ def test_same_model_on_one_worker(ml_dask, ml_inter, tmp_path, ml_frame):
         one = [lfd.fit(m.clone(), ddf, one_client, rating="rating") for m in models]
     for a, b in zip(one, two):
         for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_"):
-            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name),
+                                          err_msg=f"{type(a).__name__}.{name}")  # fmt: skip
 
 
 def test_connect_and_read_errors(tmp_path):

@@ -290,3 +290,34 @@ def test_ials_cg_steps_match_reference(one_thread, per_row):
         want = ials_cg_reference(ptr, idx, conf, X0, Y, YtY, 3)
     np.testing.assert_allclose(X, want, rtol=2e-3, atol=2e-4)
     assert not np.allclose(X, X0)
+
+
+def test_cg_rows_do_not_depend_on_their_neighbours(one_thread):
+    """A row's CG result is the same bits whichever rows are solved with it (a Dask block
+    holds any slice of the rows): the full CSR against slices starting at other rows."""
+    from latentfactors.kernels import ials
+
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=12, n_rows=300, n_cols=60, k=8)
+    t32 = targets.astype(np.float32)
+    offset = np.random.default_rng(13).standard_normal(Q.shape[0]).astype(np.float32)
+    conf = (1.0 + np.abs(t32) * 4).astype(np.float32)
+    YtY = (Q.T @ Q + 0.2 * np.eye(Q.shape[1])).astype(np.float32)
+    X0 = (np.random.default_rng(14).standard_normal((len(ptr) - 1, Q.shape[1])) * 0.1).astype(
+        np.float32
+    )
+
+    def solve(lo, hi):
+        p = ptr[lo : hi + 1] - ptr[lo]
+        i, t, c = (a[ptr[lo] : ptr[hi]] for a in (idx, t32, conf))
+        X, B = X0[lo:hi].copy(), np.zeros(hi - lo, np.float32)
+        ridge.ridge_cg_rows_offset(p, i, t, offset, True, Q, X, B, lam_f[lo:hi], lam_b[lo:hi],
+                                   True, 3)  # fmt: skip
+        Xi = X0[lo:hi].copy()
+        ials.ials_cg_step(p, i, c, Xi, Q, YtY, 3)
+        return X, B, Xi
+
+    full = solve(0, len(ptr) - 1)
+    for lo, hi in ((100, 300), (1, 299), (37, 200)):
+        part = solve(lo, hi)
+        for a, b in zip(part, full):
+            assert np.array_equal(a, b[lo:hi])

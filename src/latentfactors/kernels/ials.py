@@ -27,8 +27,12 @@ __all__ = [
 ]
 
 
-#: rows per parallel task of the CG kernels (scratch vectors are allocated per task)
-_ROWS_PER_CHUNK = 64
+#: rows per parallel task of the CG kernels (one scratch block per task). 1: with 64,
+#: scratch allocated as np.empty(k) was hoisted out of the parallel loop by numba and
+#: results depended on the thread count and on which rows shared a task (a Dask fit on
+#: 1 and 2 workers disagreed); the scratch is now tied to its task, and rows stay one
+#: per task until the 64-row form is shown deterministic
+_ROWS_PER_CHUNK = 1
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -43,10 +47,11 @@ def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps):
     k = X.shape[1]
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
     for c in prange(n_chunks):
-        x = np.empty(k, dtype=np.float32)
-        r = np.empty(k, dtype=np.float32)
-        p = np.empty(k, dtype=np.float32)
-        ap = np.empty(k, dtype=np.float32)
+        # one scratch block per task, its size tied to the task so numba's parfor pass
+        # cannot hoist it out of the parallel loop and share it (that made results depend
+        # on the thread count)
+        scratch = np.empty((4, k + 0 * c), dtype=np.float32)
+        x, r, p, ap = scratch[0], scratch[1], scratch[2], scratch[3]
         for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
             lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
             _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
@@ -116,7 +121,7 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
         t += 1
 
 
-@numba.njit(inline="always", fastmath=True, nogil=True)
+@numba.njit(fastmath=True, nogil=True)
 def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap):
     """``cg_steps`` CG steps on row ``u``'s system ``(YtY + lam I + sum (c-1) y y^T) x =
     sum c y``, warm-started at ``X[u]`` and written back there."""

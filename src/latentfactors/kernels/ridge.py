@@ -106,10 +106,10 @@ def ridge_cg_rows_offset(
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
     for c in prange(n_chunks):
         # scratch vectors once per chunk of rows, not per row
-        w = np.empty(k, dtype=np.float32)
-        r = np.empty(k, dtype=np.float32)
-        p = np.empty(k, dtype=np.float32)
-        ap = np.empty(k, dtype=np.float32)
+        # scratch tied to the task (k + 0 * c) so numba cannot hoist it out of the
+        # parallel loop and share it between threads
+        scratch = np.empty((4, k + 0 * c), dtype=np.float32)
+        w, r, p, ap = scratch[0], scratch[1], scratch[2], scratch[3]
         for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
             _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
                     fit_bias, cg_steps, u, w, r, p, ap)  # fmt: skip
