@@ -25,23 +25,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from common import command_line, dataset, git_rev, machine, split, versions, write_json
+from common import best_of, command_line, dataset, git_rev, machine, split, versions, write_json
 from common import write_results as write_page
 
 THREADS = 2
 
 
 def best(fn, repeats: int) -> float:
-    out = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out = min(out, time.perf_counter() - t)
-    return out
+    return best_of(fn, repeats, warmup=False)  # callers warm up (or time cold) themselves
 
 
 def rmse(model, test) -> float:

@@ -124,6 +124,19 @@ def timed_fit(make, fit, repeats: int = 3, threshold: float = 1.0):
     return model, best, growth
 
 
+def best_of(fn, repeats: int, warmup: bool = True) -> float:
+    """Best wall time of ``repeats`` calls of ``fn``, after one untimed call (compile and
+    cache warm-up) unless ``warmup=False``."""
+    if warmup:
+        fn()
+    out = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out = min(out, time.perf_counter() - t)
+    return out
+
+
 def dataset(name: str):
     """(Interactions, item table) of ml-100k, ml-latest-small or lastfm."""
     import latentfactors as lf

@@ -22,11 +22,10 @@ should run on the machine meanwhile.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numba
 import numpy as np
-from common import command_line, git_rev, machine, versions, write_json, write_results
+from common import best_of, command_line, git_rev, machine, versions, write_json, write_results
 from numba import prange
 
 #: FMAs per element in the peak loop's inner recurrence (unrolled by LLVM: a constant)
@@ -64,16 +63,6 @@ def _copy(a, b):
 def _triad(a, b, c, s):
     for j in prange(a.shape[0]):
         a[j] = b[j] + s * c[j]
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # compile / warm caches
-    out = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out = min(out, time.perf_counter() - t)
-    return out
 
 
 def _stream(n: int) -> dict:

@@ -26,7 +26,7 @@ def test_transpose_is_a_stable_argsort_and_two_gathers(keys, extra):
 
 @pytest.mark.parametrize("policy", ["first", "last", "mean", "sum"])
 def test_large_data_path_matches_small_data_path(monkeypatch, policy):
-    """Above _COUNTING_SORT_ROWS the (user, item) order comes from ``pair_order`` and the
+    """Above _COUNTING_SORT_ROWS the (user, item) order comes from ``sorted_pairs`` and the
     CSC from ``transpose`` (numba); the container must come out identical, duplicates
     policies included, already-sorted input too."""
     rng = np.random.default_rng(0)
@@ -97,16 +97,16 @@ def test_block_layout_is_argsort_and_gathers(nb_dtype, n, seed):
     st.lists(st.tuples(st.integers(0, 7), st.integers(0, 5)), max_size=200),
     st.sampled_from([np.int32, np.int64]),
 )
-def test_pair_order_is_numpys_stable_lexsort(pairs, order_dtype):
-    """``pair_order`` against its NumPy twin ``np.lexsort((cols, rows))`` (stable), with
-    the CSR row starts and the count of repeated pairs; ``pairs_sorted_unique`` against
-    the strictly-increasing check on int64 keys."""
-    from latentfactors.kernels.sorting import pair_order, pairs_sorted_unique
+def test_sorted_pairs_of_positions_is_numpys_stable_lexsort(pairs, order_dtype):
+    """``sorted_pairs`` carrying positions against its NumPy twin ``np.lexsort((cols,
+    rows))`` (stable), with the CSR row starts and the count of repeated pairs;
+    ``pairs_sorted_unique`` against the strictly-increasing check on int64 keys."""
+    from latentfactors.kernels.sorting import pairs_sorted_unique, sorted_pairs
 
     rows = np.array([p[0] for p in pairs], dtype=np.int32)
     cols = np.array([p[1] for p in pairs], dtype=np.int32)
-    order = np.empty(len(rows), dtype=order_dtype)
-    ptr, repeats = pair_order(rows, cols, 8, order)
+    ptr, _, order, repeats = sorted_pairs(rows, cols, np.arange(len(rows), dtype=order_dtype),
+                                          8, 6)  # fmt: skip
     want = np.lexsort((cols, rows))
     assert np.array_equal(order, want)
     assert np.array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=8))]))

@@ -594,19 +594,21 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
         order = np.argsort(key, kind="stable")
         key = key[order]
     else:  # O(n) passes in numba, no int64 key array unless there are repeated pairs
-        from ..kernels.sorting import pair_order, pairs_sorted_unique, sorted_pairs
+        from ..kernels.sorting import pairs_sorted_unique, sorted_pairs
 
         if pairs_sorted_unique(u, i):
             return u, i, vals, ts
-        if ts is None:  # the common case: two scatters carrying the values, like a CSR build
-            n_users = int(u.max()) + 1
+        n_users = int(u.max()) + 1
+        if ts is None:  # the common case: one scatter carrying the values, like a CSR build
             ptr, cols, sorted_vals, repeats = sorted_pairs(u, i, vals, n_users, n_items)
             if repeats == 0:
                 rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(ptr))
                 return rows, cols, sorted_vals, None
             del ptr, cols, sorted_vals  # repeated pairs: the order-based path below
-        order = np.empty(len(u), dtype=np.int32 if len(u) < 2**31 else np.int64)
-        _, repeats = pair_order(u, i, int(u.max()) + 1, order)
+        # the same sort carrying the positions gives the (user, item) order itself
+        positions = np.arange(len(u), dtype=np.int32 if len(u) < 2**31 else np.int64)
+        _, _, order, repeats = sorted_pairs(u, i, positions, n_users, n_items)
+        del positions
         if repeats == 0:
             return u[order], i[order], vals[order], None if ts is None else ts[order]
         key = u[order].astype(np.int64) * np.int64(n_items) + i[order]

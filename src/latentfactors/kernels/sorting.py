@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numba import prange
 
-__all__ = ["block_layout", "pair_order", "pairs_sorted_unique", "sorted_pairs", "transpose"]
+__all__ = ["block_layout", "pairs_sorted_unique", "sorted_pairs", "transpose"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -29,54 +29,12 @@ def pairs_sorted_unique(rows, cols):
 
 
 @numba.njit(cache=True, nogil=True)
-def pair_order(rows, cols, n_rows, order):
-    """Fill ``order`` (int32 or int64, ``len(rows)``) with the indices that sort the pairs
-    ``(rows[t], cols[t])`` stably, as ``np.lexsort((cols, rows))`` does: equal pairs keep
-    their order. Returns the start of each row's run (int64, ``n_rows + 1``), i.e. the
-    CSR ``indptr``, and the number of repeated pairs.
-
-    One counting pass by row (O(n)), then each row's run is sorted by column only where
-    it is not already in order (a stable merge sort of that run).
-    """
-    n = len(rows)
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    for t in range(n):
-        ptr[rows[t] + 1] += 1
-    for r in range(n_rows):
-        ptr[r + 1] += ptr[r]
-    nxt = ptr[:-1].copy()
-    for t in range(n):
-        r = rows[t]
-        order[nxt[r]] = t
-        nxt[r] += 1
-    repeats = 0
-    for r in range(n_rows):
-        s, e = ptr[r], ptr[r + 1]
-        ordered = True
-        for t in range(s + 1, e):
-            if cols[order[t]] < cols[order[t - 1]]:
-                ordered = False
-                break
-        if not ordered:
-            run = order[s:e].copy()
-            keys = np.empty(e - s, dtype=np.int64)
-            for t in range(e - s):
-                keys[t] = cols[run[t]]
-            o = np.argsort(keys, kind="mergesort")
-            for t in range(e - s):
-                order[s + t] = run[o[t]]
-        for t in range(s + 1, e):
-            if cols[order[t]] == cols[order[t - 1]]:
-                repeats += 1
-    return ptr, repeats
-
-
-@numba.njit(cache=True, nogil=True)
 def sorted_pairs(rows, cols, values, n_rows, n_cols):
     """The entries ``(rows[t], cols[t], values[t])`` in (row, col) order, stably: returns
     ``(ptr, cols, values, repeats)``, ``ptr`` the CSR row starts (int64) and ``repeats``
     the number of entries equal in (row, col) to the one before them. Equal pairs keep
-    their input order, as ``pair_order`` gives them.
+    their input order, as ``np.lexsort((cols, rows))``; with ``values = arange(n)`` the
+    values returned are that order itself.
 
     One counting scatter by row into the outputs (no order array, no second copy), then
     each row's run sorted by column where it is not in order already (a stable merge
