@@ -14,6 +14,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._reduce import ordered_sum
 from ._rng import block_key, random_below
 
 __all__ = ["bpr_epoch", "bpr_fold_in", "has_item"]
@@ -98,7 +99,7 @@ def bpr_epoch(
             block_loss[blk] = loss
             block_pairs[blk] = pairs
             block_right[blk] = right
-    return block_loss.sum(), block_pairs.sum(), block_right.sum()
+    return ordered_sum(block_loss), block_pairs.sum(), block_right.sum()
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)

@@ -16,6 +16,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._reduce import ordered_sum
+
 __all__ = [
     "ials_cg_step",
     "ials_cg_step_rows",
@@ -228,7 +230,7 @@ def ials_loss(indptr, indices, conf, X, Y, reg):
     for i in range(Y.shape[0]):
         for f in range(k):
             ynorm += np.float64(Y[i, f]) ** 2
-    return (parts.sum() + reg * ynorm) / max(indices.shape[0], 1)
+    return (ordered_sum(parts) + reg * ynorm) / max(indices.shape[0], 1)
 
 
 # ---------------------------------------------------------------------- per-row penalties

@@ -11,6 +11,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._reduce import ordered_sum
+
 __all__ = ["nmf_half_step"]
 
 
@@ -65,4 +67,4 @@ def nmf_half_step(indptr, indices, data, P, Q, b_own, b_other, mu, reg, reg_bias
             b = s1 / (m * (1.0 + reg_bias))
             b_own[u] = np.float32(b)
         parts[u] = s2 - 2.0 * b * s1 + m * b * b
-    return parts.sum()
+    return ordered_sum(parts)

@@ -6,6 +6,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._reduce import ordered_sum
+
 __all__ = ["residual_sse", "ridge_cg_rows", "ridge_cg_rows_offset", "ridge_rows"]
 
 #: rows per parallel task of the CG kernel (its scratch vectors are allocated per task)
@@ -70,7 +72,7 @@ def residual_sse(indptr, indices, data, P, Q, bu, bi, mu):
             e = np.float64(data[t]) - mu - bu[u] - bi[i] - dot
             acc += e * e
         parts[u] = acc
-    return parts.sum()
+    return ordered_sum(parts)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -18,6 +18,7 @@ import numpy as np
 from numba import prange
 
 from ._prefetch import prefetch_at, prefetch_distance, prefetch_row
+from ._reduce import ordered_sum
 from ._rng import block_key, random_below
 
 __all__ = [
@@ -100,7 +101,7 @@ def _svd_epoch(
                     P[u, f] = puf + lr_pu * (err * qif - reg_pu * puf)
                     Q[i, f] = qif + lr_qi * (err * puf - reg_qi * qif)
             block_sse[blk] = sse
-    return block_sse.sum()
+    return ordered_sum(block_sse)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -178,7 +179,7 @@ def _svdpp_epoch(
                     P[u, f] = puf + lr_pu * (err * qif - reg_pu * puf)
                     Q[i, f] = qif + lr_qi * (err * (puf + Z[u, f]) - reg_qi * qif)
             block_sse[blk] = sse
-    return block_sse.sum()
+    return ordered_sum(block_sse)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
