@@ -9,19 +9,25 @@ from latentfactors.exceptions import DataError
 from latentfactors.kernels.sorting import block_layout, transpose
 
 
-@given(st.lists(st.integers(0, 9), max_size=300), st.integers(0, 5))
-def test_transpose_is_a_stable_argsort_and_two_gathers(keys, extra):
-    """NumPy twin of ``transpose``: ``np.argsort(cols, kind="stable")``, then gathers."""
-    cols = np.array(keys, dtype=np.int32)
-    rows = np.arange(len(cols), dtype=np.int32)[::-1].copy()
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), max_size=300),
+    st.integers(0, 5),
+)
+def test_transpose_is_a_stable_argsort_and_two_gathers(pairs, extra):
+    """NumPy twin of ``transpose`` (a CSR in, its CSC out): ``np.argsort(cols,
+    kind="stable")``, then gathers of the row numbers and values; any number of tasks."""
+    pairs = sorted(set(pairs))
+    rows = np.array([p[0] for p in pairs], dtype=np.int32)
+    cols = np.array([p[1] for p in pairs], dtype=np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=7))]).astype(np.int64)
     vals = np.linspace(0, 1, len(cols)).astype(np.float32)
-    ptr, r, v = transpose(cols, rows, vals, 10 + extra)
     order = np.argsort(cols, kind="stable")
-    assert ptr.dtype == np.int64 and r.dtype == np.int32 and v.dtype == np.float32
-    assert np.array_equal(
-        ptr, np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=10 + extra))])
-    )
-    assert np.array_equal(r, rows[order]) and np.array_equal(v, vals[order])
+    want_ptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=10 + extra))])
+    for tasks in (1, 3, 8, 400):
+        ptr, r, v = transpose(indptr, cols, vals, 10 + extra, tasks)
+        assert ptr.dtype == np.int64 and r.dtype == np.int32 and v.dtype == np.float32
+        assert np.array_equal(ptr, want_ptr), tasks
+        assert np.array_equal(r, rows[order]) and np.array_equal(v, vals[order]), tasks
 
 
 @pytest.mark.parametrize("policy", ["first", "last", "mean", "sum"])
@@ -105,10 +111,11 @@ def test_sorted_pairs_of_positions_is_numpys_stable_lexsort(pairs, order_dtype):
 
     rows = np.array([p[0] for p in pairs], dtype=np.int32)
     cols = np.array([p[1] for p in pairs], dtype=np.int32)
-    ptr, _, order, repeats = sorted_pairs(rows, cols, np.arange(len(rows), dtype=order_dtype),
-                                          8, 6)  # fmt: skip
     want = np.lexsort((cols, rows))
-    assert np.array_equal(order, want)
+    for tasks in (1, 3, 8, 300):  # the parallel scatter's stretches: same result for any
+        ptr, _, order, repeats = sorted_pairs(rows, cols, np.arange(len(rows), dtype=order_dtype),
+                                              8, 6, tasks)  # fmt: skip
+        assert np.array_equal(order, want), tasks
     assert np.array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=8))]))
     key = rows[want].astype(np.int64) * 6 + cols[want]
     assert repeats == int((key[1:] == key[:-1]).sum())
@@ -116,17 +123,26 @@ def test_sorted_pairs_of_positions_is_numpys_stable_lexsort(pairs, order_dtype):
     assert pairs_sorted_unique(rows, cols) == bool(np.all(flat[1:] > flat[:-1]))
 
 
-@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 5)), max_size=200))
-def test_sorted_pairs_is_lexsort_and_gathers(pairs):
-    """NumPy twin of ``sorted_pairs``: ``np.lexsort((cols, rows))`` then gathers."""
+@given(
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 5)), max_size=200),
+    st.sampled_from([8, 2]),
+    st.sampled_from([6, 90]),
+)
+def test_sorted_pairs_is_lexsort_and_gathers(pairs, n_rows, n_cols):
+    """NumPy twin of ``sorted_pairs``: ``np.lexsort((cols, rows))`` then gathers; few rows
+    and many columns give runs past the insertion-sort length (the merge-sort path)."""
     from latentfactors.kernels.sorting import sorted_pairs
 
-    rows = np.array([p[0] for p in pairs], dtype=np.int32)
-    cols = np.array([p[1] for p in pairs], dtype=np.int32)
+    rows = np.array([p[0] % n_rows for p in pairs], dtype=np.int32)
+    cols = np.array([(p[1] * 17 + p[0] * 31 + i) % n_cols for i, p in enumerate(pairs)],
+                    dtype=np.int32)  # fmt: skip
     vals = np.arange(len(rows), dtype=np.float32)
-    ptr, c, v, repeats = sorted_pairs(rows, cols, vals, 8, 6)
     want = np.lexsort((cols, rows))
-    assert np.array_equal(c, cols[want]) and np.array_equal(v, vals[want])
-    assert np.array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=8))]))
-    key = rows[want].astype(np.int64) * 6 + cols[want]
-    assert repeats == int((key[1:] == key[:-1]).sum())
+    key = rows[want].astype(np.int64) * n_cols + cols[want]
+    for tasks in (1, 5, 8):
+        ptr, c, v, repeats = sorted_pairs(rows, cols, vals, n_rows, n_cols, tasks)
+        assert np.array_equal(c, cols[want]) and np.array_equal(v, vals[want]), tasks
+        assert np.array_equal(
+            ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+        )
+        assert repeats == int((key[1:] == key[:-1]).sum())

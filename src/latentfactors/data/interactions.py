@@ -35,7 +35,9 @@ class Interactions:
     Attributes
     ----------
     user_ids, item_ids : ndarray of int32
-        Inner ids of each row.
+        Inner ids of each row (``user_ids`` of a container built from arrays or files is
+        derived from the CSR row starts on first use, so a trainer that reads the CSR
+        never holds it).
     values : ndarray of float32
         Ratings (explicit) or weights / counts (implicit; 1.0 when none was given).
     timestamps : ndarray of int64 or None
@@ -55,7 +57,7 @@ class Interactions:
 
     def __init__(
         self,
-        user_ids: np.ndarray,
+        user_ids: np.ndarray | None,
         item_ids: np.ndarray,
         values: np.ndarray,
         *,
@@ -64,12 +66,28 @@ class Interactions:
         timestamps: np.ndarray | None = None,
         kind: Kind = "explicit",
         rating_scale: tuple[float, float] | None = None,
+        indptr: np.ndarray | None = None,
     ) -> None:
         """Low-level constructor from inner ids that are already sorted by (user, item) and unique.
 
-        Most callers want one of the ``from_*`` constructors instead.
+        Give ``user_ids``, or ``user_ids=None`` and ``indptr`` (the CSR row starts,
+        ``n_users + 1`` of them): the user of each row is then derived when first asked
+        for. Most callers want one of the ``from_*`` constructors instead.
         """
-        self.user_ids = np.ascontiguousarray(user_ids, dtype=np.int32)
+        if user_ids is None:
+            if indptr is None:
+                raise DataError("give user_ids or indptr (the CSR row starts)")
+            self._indptr: np.ndarray | None = np.ascontiguousarray(indptr, dtype=np.int64)
+            if len(self._indptr) != len(users) + 1 or self._indptr[-1] != len(item_ids):
+                raise DataError(
+                    f"indptr must hold n_users + 1 = {len(users) + 1} row starts ending at "
+                    f"the number of rows ({len(item_ids)}); got {len(self._indptr)} ending "
+                    f"at {self._indptr[-1] if len(self._indptr) else None}"
+                )
+            self._user_ids: np.ndarray | None = None
+        else:
+            self._user_ids = np.ascontiguousarray(user_ids, dtype=np.int32)
+            self._indptr = None
         self.item_ids = np.ascontiguousarray(item_ids, dtype=np.int32)
         self.values = np.ascontiguousarray(values, dtype=np.float32)
         self.timestamps = (
@@ -81,9 +99,9 @@ class Interactions:
             raise DataError(f"kind must be 'explicit' or 'implicit', got {kind!r}")
         self.kind: Kind = kind
         self._declared_scale = None if rating_scale is None else tuple(map(float, rating_scale))
-        n = len(self.user_ids)
+        n = len(self.item_ids)
         if (
-            len(self.item_ids) != n
+            (self._user_ids is not None and len(self._user_ids) != n)
             or len(self.values) != n
             or (self.timestamps is not None and len(self.timestamps) != n)
         ):
@@ -243,12 +261,35 @@ class Interactions:
         return self.kind == "implicit"
 
     def __len__(self) -> int:
-        return len(self.user_ids)
+        return len(self.item_ids)
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        """Inner user id of each row (int32); derived from the row starts on first use
+        when the container was built without it, and kept."""
+        if self._user_ids is None:
+            self._user_ids = np.repeat(
+                np.arange(self.n_users, dtype=np.int32), np.diff(self._row_starts())
+            )
+        return self._user_ids
+
+    def _row_starts(self) -> np.ndarray:
+        """The CSR row starts (int64, ``n_users + 1``), kept once computed."""
+        if self._indptr is None:
+            counts = self.user_counts  # from the user ids (there are no row starts yet)
+            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+            self._indptr = indptr
+        return self._indptr
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the row arrays and cached views (vocabularies excluded)."""
-        total = self.user_ids.nbytes + self.item_ids.nbytes + self.values.nbytes
+        total = self.item_ids.nbytes + self.values.nbytes
+        if self._user_ids is not None:
+            total += self._user_ids.nbytes
+        if self._indptr is not None:
+            total += self._indptr.nbytes
         if self.timestamps is not None:
             total += self.timestamps.nbytes
         if self._csr is not None:
@@ -267,8 +308,7 @@ class Interactions:
         if self._csr is None:
             import scipy.sparse as sp
 
-            indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-            np.cumsum(self.user_counts, out=indptr[1:])
+            indptr = self._row_starts()
             if indptr[-1] < np.iinfo(np.int32).max:
                 indptr = indptr.astype(np.int32)
             self._csr = sp.csr_matrix(
@@ -311,13 +351,16 @@ class Interactions:
             return indptr, self.user_ids[order], values[order]
         from ..kernels.sorting import transpose  # numba only for large data
 
-        return transpose(self.item_ids, self.user_ids, values, self.n_items)
+        return transpose(self._row_starts(), self.item_ids, values, self.n_items)
 
     @property
     def user_counts(self) -> np.ndarray:
         """Number of interactions of each user (int64, length ``n_users``)."""
         if self._user_counts is None:
-            self._user_counts = np.bincount(self.user_ids, minlength=self.n_users)
+            if self._indptr is not None:
+                self._user_counts = np.diff(self._indptr)
+            else:
+                self._user_counts = np.bincount(self._user_ids, minlength=self.n_users)
         return self._user_counts
 
     @property
@@ -524,10 +567,13 @@ def _build(
     else:
         items, i = item_vocab, item_vocab.index(columns[item])
 
-    u, i, vals, ts = _sort_dedupe(u, i, vals, ts, len(items), duplicates, users, items, locate)
+    u, i, vals, ts, indptr = _sort_dedupe(
+        u, i, vals, ts, len(items), duplicates, users, items, locate
+    )
     # ids that were already inner ids (and already in order) come back as the caller's
     # own arrays: the container keeps copies, never the caller's memory
-    u = u.copy() if np.may_share_memory(u, columns[user]) else u
+    if u is not None and np.may_share_memory(u, columns[user]):
+        u = u.copy()
     i = i.copy() if np.may_share_memory(i, columns[item]) else i
     given = rating if rating is not None else weight
     if given is not None and np.may_share_memory(vals, columns[given]):
@@ -535,8 +581,9 @@ def _build(
     if ts is not None and np.may_share_memory(ts, columns[timestamp]):
         ts = ts.copy()
     return Interactions(
-        u, i, vals, users=users, items=items, timestamps=ts, kind=kind, rating_scale=rating_scale
-    )
+        u, i, vals, users=users, items=items, timestamps=ts, kind=kind,
+        rating_scale=rating_scale, indptr=indptr,
+    )  # fmt: skip
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -586,35 +633,36 @@ _COUNTING_SORT_ROWS = 1_000_000
 
 
 def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
+    """``(u, i, vals, ts, indptr)`` sorted by (user, item) with duplicates merged by
+    ``policy``; ``u`` is None when ``indptr`` (the CSR row starts) stands for it."""
     n_items = max(n_items, 1)
     if len(u) < _COUNTING_SORT_ROWS:
         key = u.astype(np.int64) * np.int64(n_items) + i
         if len(key) > 1 and np.all(key[1:] > key[:-1]):
-            return u, i, vals, ts
+            return u, i, vals, ts, None
         order = np.argsort(key, kind="stable")
         key = key[order]
     else:  # O(n) passes in numba, no int64 key array unless there are repeated pairs
         from ..kernels.sorting import pairs_sorted_unique, sorted_pairs
 
         if pairs_sorted_unique(u, i):
-            return u, i, vals, ts
-        n_users = int(u.max()) + 1
+            return u, i, vals, ts, None
+        n_users = len(users)  # every inner id is below it (a given vocabulary may have more)
         if ts is None:  # the common case: one scatter carrying the values, like a CSR build
             ptr, cols, sorted_vals, repeats = sorted_pairs(u, i, vals, n_users, n_items)
-            if repeats == 0:
-                rows = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(ptr))
-                return rows, cols, sorted_vals, None
+            if repeats == 0:  # the users come as CSR row starts, not one id per row
+                return None, cols, sorted_vals, None, ptr
             del ptr, cols, sorted_vals  # repeated pairs: the order-based path below
         # the same sort carrying the positions gives the (user, item) order itself
         positions = np.arange(len(u), dtype=np.int32 if len(u) < 2**31 else np.int64)
         _, _, order, repeats = sorted_pairs(u, i, positions, n_users, n_items)
         del positions
         if repeats == 0:
-            return u[order], i[order], vals[order], None if ts is None else ts[order]
+            return u[order], i[order], vals[order], None if ts is None else ts[order], None
         key = u[order].astype(np.int64) * np.int64(n_items) + i[order]
     same = key[1:] == key[:-1]
     if not same.any():
-        return u[order], i[order], vals[order], None if ts is None else ts[order]
+        return u[order], i[order], vals[order], None if ts is None else ts[order], None
     if policy == "raise":
         dup_keys = np.unique(key[1:][same])
         rows_first = order[np.searchsorted(key, dup_keys[:3])]
@@ -631,16 +679,16 @@ def _sort_dedupe(u, i, vals, ts, n_items, policy, users, items, locate):
     ends = np.concatenate((starts[1:], [len(key)])) - 1
     if policy == "first":
         pick = order[starts]
-        return u[pick], i[pick], vals[pick], None if ts is None else ts[pick]
+        return u[pick], i[pick], vals[pick], None if ts is None else ts[pick], None
     if policy == "last":
         pick = order[ends]
-        return u[pick], i[pick], vals[pick], None if ts is None else ts[pick]
+        return u[pick], i[pick], vals[pick], None if ts is None else ts[pick], None
     sums = np.add.reduceat(vals[order].astype(np.float64), starts)
     if policy == "mean":
         sums = sums / (ends - starts + 1)
     pick = order[starts]
     new_ts = None if ts is None else np.maximum.reduceat(ts[order], starts)
-    return u[pick], i[pick], sums, new_ts
+    return u[pick], i[pick], sums, new_ts, None
 
 
 def _csc(values: np.ndarray, rows: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]):

@@ -28,77 +28,163 @@ def pairs_sorted_unique(rows, cols):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
-def sorted_pairs(rows, cols, values, n_rows, n_cols):
+#: parallel tasks of the counting scatters in :func:`sorted_pairs` and :func:`transpose`:
+#: fixed (not the thread count), so the work split never depends on the machine; the
+#: results do not depend on it either (each task scatters into its own stretch of every
+#: row, in input order)
+SCATTER_TASKS = 8
+
+#: runs this short are put in order by insertion (no allocation); longer ones by a
+#: stable merge sort
+_INSERTION_RUN = 32
+
+
+def sorted_pairs(rows, cols, values, n_rows, n_cols, tasks=SCATTER_TASKS):
     """The entries ``(rows[t], cols[t], values[t])`` in (row, col) order, stably: returns
     ``(ptr, cols, values, repeats)``, ``ptr`` the CSR row starts (int64) and ``repeats``
     the number of entries equal in (row, col) to the one before them. Equal pairs keep
     their input order, as ``np.lexsort((cols, rows))``; with ``values = arange(n)`` the
     values returned are that order itself.
 
-    One counting scatter by row into the outputs (no order array, no second copy), then
-    each row's run sorted by column where it is not in order already (a stable merge
-    sort of the run): the memory is the outputs' own.
+    One counting scatter by row into the outputs (no order array, no second copy; the
+    input cut into ``tasks`` stretches counted and scattered in parallel), then each
+    row's run sorted by column where it is not in order already (in parallel over rows):
+    the memory is the outputs' own.
     """
+    return _sorted_pairs(rows, cols, values, n_rows, max(1, int(tasks)))
+
+
+def transpose(indptr, cols, values, n_cols, tasks=SCATTER_TASKS):
+    """The column-major copy of a CSR (``indptr``, ``cols``, ``values``): ``(ptr, rows,
+    values)`` grouped by column (``ptr`` int64, ``n_cols + 1``), rows ascending within
+    each column.
+
+    The same as a stable argsort of ``cols`` followed by gathers of the row numbers and
+    values, without the int64 order array or a per-entry row array: a count pass and a
+    scatter pass, each over ``tasks`` stretches of the entries in parallel.
+    """
+    return _transpose(indptr, cols, values, n_cols, max(1, int(tasks)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _task_starts(counts, n_keys, tasks):
+    """Prefix pass of a parallel stable scatter: turns ``counts[c, k]`` (task ``c``'s
+    entries of key ``k``, task ``c`` holding entries ``[c * step, (c + 1) * step)``, counted
+    by :func:`_count` in the caller's parallel loop) into the first slot of each, in
+    place, and returns the key starts ``ptr``. Not parallel itself: numba's cache cannot
+    reload a parallel kernel that calls another (it crashed parsing the bitcode)."""
+    ptr = np.zeros(n_keys + 1, dtype=np.int64)
+    acc = 0
+    for k in range(n_keys):
+        for c in range(tasks):
+            count = counts[c, k]
+            counts[c, k] = acc
+            acc += count
+        ptr[k + 1] = acc
+    return ptr
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(keys, lo, hi, out):
+    for t in range(lo, hi):
+        out[keys[t]] += 1
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _sorted_pairs(rows, cols, values, n_rows, tasks):
     n = len(rows)
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    for t in range(n):
-        ptr[rows[t] + 1] += 1
-    for r in range(n_rows):
-        ptr[r + 1] += ptr[r]
-    nxt = ptr[:-1].copy()
+    step = (n + tasks - 1) // tasks
+    start = np.zeros((tasks, n_rows), dtype=np.int64)
+    for c in prange(tasks):
+        _count(rows, min(n, c * step), min(n, (c + 1) * step), start[c])
+    ptr = _task_starts(start, n_rows, tasks)
     out_cols = np.empty(n, dtype=cols.dtype)
     out_vals = np.empty(n, dtype=values.dtype)
-    for t in range(n):
-        r = rows[t]
-        pos = nxt[r]
-        nxt[r] = pos + 1
-        out_cols[pos] = cols[t]
-        out_vals[pos] = values[t]
+    for c in prange(tasks):
+        _scatter(rows, cols, values, min(n, c * step), min(n, (c + 1) * step), start[c],
+                 out_cols, out_vals)  # fmt: skip
     repeats = 0
-    for r in range(n_rows):
-        s, e = ptr[r], ptr[r + 1]
-        ordered = True
-        for t in range(s + 1, e):
-            if out_cols[t] < out_cols[t - 1]:
-                ordered = False
-                break
-        if not ordered:
-            o = np.argsort(out_cols[s:e], kind="mergesort")
-            run_cols = out_cols[s:e].copy()
-            run_vals = out_vals[s:e].copy()
-            for t in range(e - s):
-                out_cols[s + t] = run_cols[o[t]]
-                out_vals[s + t] = run_vals[o[t]]
-        for t in range(s + 1, e):
-            if out_cols[t] == out_cols[t - 1]:
-                repeats += 1
+    for r in prange(n_rows):
+        repeats += _sort_run(out_cols, out_vals, ptr[r], ptr[r + 1])
     return ptr, out_cols, out_vals, repeats
 
 
 @numba.njit(cache=True, nogil=True)
-def transpose(cols, rows, values, n_cols):
-    """The column-major copy of entries given in row-major order: ``(ptr, rows, values)``
-    grouped by ``cols`` (``ptr`` int64, ``n_cols + 1``), each group in the input's order.
+def _scatter(keys, a, b, lo, hi, nxt, out_a, out_b):
+    """Entries ``lo:hi`` of ``a`` and ``b`` to the slots ``nxt[keys[t]]`` (advanced)."""
+    for t in range(lo, hi):
+        k = keys[t]
+        pos = nxt[k]
+        nxt[k] = pos + 1
+        out_a[pos] = a[t]
+        out_b[pos] = b[t]
 
-    The same as a stable argsort of ``cols`` followed by two gathers, without the int64
-    order array (8 bytes per entry): a count pass and a scatter pass.
-    """
-    n = len(cols)
-    ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    for t in range(n):
-        ptr[cols[t] + 1] += 1
-    for c in range(n_cols):
-        ptr[c + 1] += ptr[c]
-    nxt = ptr[:-1].copy()
-    out_rows = np.empty(n, dtype=rows.dtype)
-    out_vals = np.empty(n, dtype=values.dtype)
-    for t in range(n):
-        c = cols[t]
-        pos = nxt[c]
-        nxt[c] = pos + 1
-        out_rows[pos] = rows[t]
+
+@numba.njit(cache=True, nogil=True)
+def _sort_run(cols, vals, s, e):
+    """Sorts ``cols[s:e]`` (carrying ``vals``) stably in place where it is out of order;
+    returns how many entries equal the one before them."""
+    ordered = True
+    for t in range(s + 1, e):
+        if cols[t] < cols[t - 1]:
+            ordered = False
+            break
+    if not ordered:
+        if e - s <= _INSERTION_RUN:  # stable: an entry moves past greater ones only
+            for t in range(s + 1, e):
+                col = cols[t]
+                val = vals[t]
+                j = t - 1
+                while j >= s and cols[j] > col:
+                    cols[j + 1] = cols[j]
+                    vals[j + 1] = vals[j]
+                    j -= 1
+                cols[j + 1] = col
+                vals[j + 1] = val
+        else:
+            o = np.argsort(cols[s:e], kind="mergesort")
+            run_cols = cols[s:e].copy()
+            run_vals = vals[s:e].copy()
+            for t in range(e - s):
+                cols[s + t] = run_cols[o[t]]
+                vals[s + t] = run_vals[o[t]]
+    same = 0
+    for t in range(s + 1, e):
+        if cols[t] == cols[t - 1]:
+            same += 1
+    return same
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_csr(indptr, cols, values, lo, hi, nxt, out_rows, out_vals):
+    """Entries ``lo:hi`` of a CSR to the slots ``nxt[cols[t]]`` (advanced), each with
+    its row number."""
+    if lo >= hi:
+        return
+    r = np.searchsorted(indptr, lo, side="right") - 1  # the row holding entry lo
+    for t in range(lo, hi):
+        while indptr[r + 1] <= t:
+            r += 1
+        col = cols[t]
+        pos = nxt[col]
+        nxt[col] = pos + 1
+        out_rows[pos] = r
         out_vals[pos] = values[t]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _transpose(indptr, cols, values, n_cols, tasks):
+    n = len(cols)
+    step = (n + tasks - 1) // tasks
+    start = np.zeros((tasks, n_cols), dtype=np.int64)
+    for c in prange(tasks):
+        _count(cols, min(n, c * step), min(n, (c + 1) * step), start[c])
+    ptr = _task_starts(start, n_cols, tasks)
+    out_rows = np.empty(n, dtype=np.int32)
+    out_vals = np.empty(n, dtype=values.dtype)
+    for c in prange(tasks):
+        _scatter_csr(indptr, cols, values, min(n, c * step), min(n, (c + 1) * step),
+                     start[c], out_rows, out_vals)  # fmt: skip
     return ptr, out_rows, out_vals
 
 
