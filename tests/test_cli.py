@@ -170,6 +170,10 @@ def test_quickstart_without_data_runs_on_labelled_synthetic(runner, tmp_path, mo
     res = runner.invoke(main, ["quickstart", "--no-download", "--out", "qs"])
     assert res.exit_code == 0, res.output
     assert "SYNTHETIC data" in res.output and "no MovieLens 100K found" in res.output
+    res = runner.invoke(main, ["quickstart", "--no-download", "--out", "qs", "--json"])
+    held = json.loads(res.output)["held_out"]  # the fallback's models clear their floors
+    assert held["als_ndcg@10"] > held["popularity_ndcg@10"] * 1.03
+    assert held["svd_rmse"] < held["baseline_rmse"] - 0.05
 
 
 def test_evaluate_cv_and_tune(runner, svd_file, ratings_csv, tmp_path):

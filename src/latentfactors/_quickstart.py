@@ -42,7 +42,10 @@ def synthetic_dataset():
 
     from .data import Dataset, make_synthetic
 
-    syn = make_synthetic(943, 1682, 100_000, rank=8, noise=0.8, round_to=1.0, seed=0)
+    # users rate what their factors draw them to (as on MovieLens), so which items a user
+    # has is personal too and a recommender can beat "most popular"
+    syn = make_synthetic(943, 1682, 100_000, rank=8, noise=0.8, round_to=1.0, seed=0,
+                         affinity_exposure=True)  # fmt: skip
     ids = syn.interactions.items.raw
     items = pd.DataFrame(
         {"title": [f"synthetic item {i}" for i in ids], "year": pd.NA,

@@ -42,6 +42,23 @@ def test_implicit_follows_factors():
     assert observed > random_pairs + 0.5
 
 
+def test_explicit_exposure_by_affinity_or_popularity():
+    """Explicit ratings land on popularity-drawn items by default (which items a user has
+    is then impersonal); ``affinity_exposure=True`` lets the factors pick them too."""
+    kw = dict(rank=4, signal_std=2.0, seed=3)
+    pop = make_synthetic(1000, 200, 20_000, **kw)
+    aff = make_synthetic(1000, 200, 20_000, affinity_exposure=True, **kw)
+    assert np.array_equal(pop.user_factors, aff.user_factors)  # same truth, other exposure
+
+    def dot_of_observed(syn):
+        d = syn.interactions
+        u, i = d.users.ids(d.user_ids), d.items.ids(d.item_ids)
+        return float(np.einsum("ij,ij->i", syn.user_factors[u], syn.item_factors[i]).mean())
+
+    assert abs(dot_of_observed(pop)) < 0.1 < 0.5 < dot_of_observed(aff)
+    assert aff.interactions.kind == "explicit" and aff.interactions.values.min() >= 1
+
+
 def test_rounding_and_timestamps():
     syn = make_synthetic(100, 50, 1000, round_to=0.5, with_timestamps=True, seed=0)
     v = syn.interactions.values

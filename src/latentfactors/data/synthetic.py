@@ -78,6 +78,7 @@ def make_synthetic(
     bias_std: float = 0.3,
     round_to: float | None = None,
     candidates: int = 4,
+    affinity_exposure: bool | None = None,
     with_timestamps: bool = False,
     seed: Any = 0,
 ) -> SyntheticData:
@@ -87,9 +88,12 @@ def make_synthetic(
     ``rating_scale`` (and rounded to ``round_to`` if given), where ``p_u . q_i`` has
     standard deviation about ``signal_std`` and biases ``bias_std``. Which items a user
     rates follows a Zipf-like popularity (exponent ``zipf``); users' activity is
-    log-normal. For ``implicit=True`` a user picks, among ``candidates`` items drawn by
-    popularity, the one with the highest ``p_u . q_i`` plus Gumbel noise (so the factors
-    drive what is consumed), with a play count of ``1 + Poisson(exp(p_u . q_i))``.
+    log-normal. With ``affinity_exposure`` (the default for ``implicit=True``) a user
+    picks, among ``candidates`` items drawn by popularity, the one with the highest
+    ``p_u . q_i`` plus Gumbel noise, so the factors drive what is consumed (as people
+    mostly rate what they chose to watch); without it, which items a user has is
+    popularity alone and only the values carry the factors. Implicit values are play
+    counts ``1 + Poisson(exp(p_u . q_i))``.
 
     The generator works in chunks with int32 ids; 100 million interactions take a few
     GB and a few minutes.
@@ -116,6 +120,8 @@ def make_synthetic(
         raise DataError(f"rank={rank} must be >= 1")
     if rating_scale is not None and not rating_scale[0] < rating_scale[1]:
         raise DataError(f"rating_scale={rating_scale} must be (low, high) with low < high")
+    if affinity_exposure is None:
+        affinity_exposure = implicit
     rng = np.random.default_rng(seed)
     scale = (signal_std**2 / rank) ** 0.25
     P = (rng.standard_normal((n_users, rank)) * scale).astype(np.float32)
@@ -136,7 +142,7 @@ def make_synthetic(
     for _ in range(50):
         draw = int(need / yield_rate * 1.05) + 16
         u = _sample(user_cdf, draw, rng)
-        if implicit and candidates > 1:
+        if affinity_exposure and candidates > 1:
             i = _pick_by_affinity(u, P, Q, item_cdf, candidates, rng)
         else:
             i = _sample(item_cdf, draw, rng)
