@@ -18,8 +18,8 @@ run's JSON.)
    several sizes, noise levels and popularity skews, one with weak popularity (Zipf
    exponent 0.1), plus the quickstart's earlier synthetic fallback (pop-exposure).
    Every score is on the benchmarks' 80/20 split (seed 0); k and epochs as in
-   ``bench_explicit.py`` / ``bench_implicit.py`` (k=50 on the real sets and pop-exposure,
-   64 on the other synthetic ones).
+   ``bench_explicit.py`` / ``bench_implicit.py`` (k=50 on the real sets and explicit pop-exposure,
+   64 on the other synthetic sets).
 2. LODO. For held-out set D, the setting chosen is the one with the smallest mean
    relative loss against each held-in set's own best (RMSE / best - 1, or
    1 - NDCG / best), over the other sets of the same kind; it is then scored on D
@@ -316,7 +316,7 @@ def report(payload, meta) -> None:
         "",
         "Every score on the benchmarks' 80/20 split (seed 0): RMSE for SVD (lower is "
         "better), NDCG@10 with training items excluded for ImplicitALS and BPR. k=50 on "
-        "the real sets and pop-exposure, 64 on the other synthetic ones; epochs as in "
+        "the real sets and explicit pop-exposure, 64 on the other synthetic sets; epochs as in "
         "the benchmarks (SVD 20; ImplicitALS 20 on real sets, 15 on synthetic ones; BPR 50 "
         "/ 20) unless the setting names them. Synthetic sets come from "
         "`latentfactors.make_synthetic` (1M: the benchmarks' own; weak-pop: Zipf exponent "

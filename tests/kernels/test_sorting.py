@@ -146,3 +146,48 @@ def test_sorted_pairs_is_lexsort_and_gathers(pairs, n_rows, n_cols):
             ptr, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
         )
         assert repeats == int((key[1:] == key[:-1]).sum())
+
+
+def test_row_starts_container_matches_one_built_with_user_ids(monkeypatch):
+    """A container from the parallel sort holds CSR row starts, not user ids: with a given
+    vocabulary whose first and last users have no rows, everything read from it (user
+    ids, counts, CSR, CSC, subsets, frames, nbytes) equals the small-data container's,
+    and reading those does not leave a per-row user array on it."""
+    from latentfactors.data.vocabulary import Vocabulary
+
+    rng = np.random.default_rng(5)
+    keys = rng.choice(30 * 25, 400, replace=False)
+    u, i = keys // 25 + 2, keys % 25  # raw users 2..31
+    r = rng.random(400).astype(np.float32)
+    vocab = Vocabulary(np.arange(40, dtype=np.int64), name="user")  # users 0, 1, 32.. empty
+    small = Interactions.from_arrays(u, i, ratings=r, user_vocab=vocab)
+    monkeypatch.setattr(inter, "_COUNTING_SORT_ROWS", 10)
+    large = Interactions.from_arrays(u, i, ratings=r, user_vocab=vocab)
+    assert large._user_ids is None and small._user_ids is not None
+    rows = np.array([0, 5, 6, 399])
+    assert np.array_equal(large.subset(rows).user_ids, small.subset(rows).user_ids)
+    assert large.to_dataframe().equals(small.to_dataframe())
+    assert np.array_equal(large.coo()[0], small.user_ids)
+    assert np.array_equal(large.user_counts, small.user_counts)
+    assert (large.csr != small.csr).nnz == 0 and (large.to_csc() != small.to_csc()).nnz == 0
+    assert large._user_ids is None  # none of that kept a per-row user array
+    assert large.nbytes == small.nbytes - small.user_ids.nbytes  # both hold row starts
+    assert np.array_equal(large.user_ids, small.user_ids)  # asked for: derived and kept
+    assert large._user_ids is not None
+
+
+def test_constructor_refuses_bad_row_starts():
+    from latentfactors.data.vocabulary import Vocabulary
+
+    users = Vocabulary(np.arange(3, dtype=np.int64), name="user")
+    items = Vocabulary(np.arange(2, dtype=np.int64), name="item")
+    i, v = np.array([0, 1, 0], np.int32), np.ones(3, np.float32)
+    ok = Interactions(None, i, v, users=users, items=items, indptr=[0, 2, 2, 3])
+    assert np.array_equal(ok.user_ids, [0, 0, 2])
+    for bad in ([0, 2, 3], [1, 2, 2, 3], [0, 3, 2, 3], [0, 2, 2, 4]):
+        with pytest.raises(DataError, match="indptr must hold n_users \\+ 1 = 4 non-decreasing"):
+            Interactions(None, i, v, users=users, items=items, indptr=bad)
+    with pytest.raises(DataError, match="give either user_ids or indptr"):
+        Interactions([0, 0, 2], i, v, users=users, items=items, indptr=[0, 2, 2, 3])
+    with pytest.raises(DataError, match="give either user_ids or indptr"):
+        Interactions(None, i, v, users=users, items=items)

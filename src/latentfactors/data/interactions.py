@@ -35,9 +35,10 @@ class Interactions:
     Attributes
     ----------
     user_ids, item_ids : ndarray of int32
-        Inner ids of each row (``user_ids`` of a container built from arrays or files is
-        derived from the CSR row starts on first use, so a trainer that reads the CSR
-        never holds it).
+        Inner ids of each row. Where the container was built by the parallel sort (1M
+        rows or more, arriving out of order, without timestamps), ``user_ids`` is derived
+        from the CSR row starts on first use and then kept, so a trainer that reads only
+        the CSR never holds it.
     values : ndarray of float32
         Ratings (explicit) or weights / counts (implicit; 1.0 when none was given).
     timestamps : ndarray of int64 or None
@@ -74,15 +75,22 @@ class Interactions:
         ``n_users + 1`` of them): the user of each row is then derived when first asked
         for. Most callers want one of the ``from_*`` constructors instead.
         """
+        if (user_ids is None) == (indptr is None):
+            raise DataError("give either user_ids or indptr (the CSR row starts), not both")
         if user_ids is None:
-            if indptr is None:
-                raise DataError("give user_ids or indptr (the CSR row starts)")
             self._indptr: np.ndarray | None = np.ascontiguousarray(indptr, dtype=np.int64)
-            if len(self._indptr) != len(users) + 1 or self._indptr[-1] != len(item_ids):
+            ptr = self._indptr
+            if (
+                len(ptr) != len(users) + 1
+                or ptr[0] != 0
+                or ptr[-1] != len(item_ids)
+                or (np.diff(ptr) < 0).any()
+            ):
                 raise DataError(
-                    f"indptr must hold n_users + 1 = {len(users) + 1} row starts ending at "
-                    f"the number of rows ({len(item_ids)}); got {len(self._indptr)} ending "
-                    f"at {self._indptr[-1] if len(self._indptr) else None}"
+                    f"indptr must hold n_users + 1 = {len(users) + 1} non-decreasing row "
+                    f"starts from 0 to the number of rows ({len(item_ids)}); got "
+                    f"{len(ptr)} from {ptr[0] if len(ptr) else None} to "
+                    f"{ptr[-1] if len(ptr) else None}"
                 )
             self._user_ids: np.ndarray | None = None
         else:
@@ -268,10 +276,18 @@ class Interactions:
         """Inner user id of each row (int32); derived from the row starts on first use
         when the container was built without it, and kept."""
         if self._user_ids is None:
-            self._user_ids = np.repeat(
-                np.arange(self.n_users, dtype=np.int32), np.diff(self._row_starts())
-            )
+            self._user_ids = self._derived_user_ids()
         return self._user_ids
+
+    def _derived_user_ids(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The users of ``rows`` (all rows when None) without keeping a per-row array on
+        this container (what subset, to_dataframe and the like use)."""
+        if self._user_ids is not None:
+            return self._user_ids if rows is None else self._user_ids[rows]
+        ptr = self._row_starts()
+        if rows is None:
+            return np.repeat(np.arange(self.n_users, dtype=np.int32), np.diff(ptr))
+        return (np.searchsorted(ptr, rows, side="right") - 1).astype(np.int32)
 
     def _row_starts(self) -> np.ndarray:
         """The CSR row starts (int64, ``n_users + 1``), kept once computed."""
@@ -292,15 +308,16 @@ class Interactions:
             total += self._indptr.nbytes
         if self.timestamps is not None:
             total += self.timestamps.nbytes
-        if self._csr is not None:
+        if self._csr is not None and self._csr.indptr is not self._indptr:
             total += self._csr.indptr.nbytes  # indices/data are shared with the rows
         if self._csc is not None:
             total += self._csc.indptr.nbytes + self._csc.indices.nbytes + self._csc.data.nbytes
         return int(total)
 
     def coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(user_ids, item_ids, values) as int32, int32, float32 arrays (no copy)."""
-        return self.user_ids, self.item_ids, self.values
+        """(user_ids, item_ids, values) as int32, int32, float32 arrays (no copy, except
+        the user ids where they are derived from the row starts)."""
+        return self._derived_user_ids(), self.item_ids, self.values
 
     @property
     def csr(self):
@@ -348,7 +365,7 @@ class Interactions:
             order = np.argsort(self.item_ids, kind="stable")
             indptr = np.zeros(self.n_items + 1, dtype=np.int64)
             np.cumsum(self.item_counts, out=indptr[1:])
-            return indptr, self.user_ids[order], values[order]
+            return indptr, self._derived_user_ids()[order], values[order]
         from ..kernels.sorting import transpose  # numba only for large data
 
         return transpose(self._row_starts(), self.item_ids, values, self.n_items)
@@ -392,7 +409,7 @@ class Interactions:
     def to_dataframe(self) -> pd.DataFrame:
         """Rows with raw ids: columns user, item, rating (or weight) and timestamp if present."""
         out = {
-            "user": self.users.ids(self.user_ids),
+            "user": self.users.ids(self._derived_user_ids()),
             "item": self.items.ids(self.item_ids),
             ("rating" if self.kind == "explicit" else "weight"): self.values,
         }
@@ -408,7 +425,7 @@ class Interactions:
         elif len(rows) > 1 and np.any(np.diff(rows) <= 0):
             rows = np.unique(rows)
         return Interactions(
-            self.user_ids[rows],
+            self._derived_user_ids(rows),
             self.item_ids[rows],
             self.values[rows],
             users=self.users,
@@ -425,11 +442,12 @@ class Interactions:
         """
         if users is self.users and items is self.items:
             return self
-        u = users.index(self.users.raw, missing="ignore")[self.user_ids] if len(self) else []
+        own_u = self._derived_user_ids()
+        u = users.index(self.users.raw, missing="ignore")[own_u] if len(self) else []
         i = items.index(self.items.raw, missing="ignore")[self.item_ids] if len(self) else []
         u, i = np.asarray(u, np.int32), np.asarray(i, np.int32)
         if len(self) and (u.min() < 0 or i.min() < 0):
-            missing = self.users.raw[self.user_ids[u < 0]] if (u < 0).any() else []
+            missing = self.users.raw[own_u[u < 0]] if (u < 0).any() else []
             missing_items = self.items.raw[self.item_ids[i < 0]] if (i < 0).any() else []
             raise DataError(
                 f"{len(np.unique(missing))} user id(s) and {len(np.unique(missing_items))} item"

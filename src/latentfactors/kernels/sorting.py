@@ -49,7 +49,7 @@ def sorted_pairs(rows, cols, values, n_rows, n_cols, tasks=SCATTER_TASKS):
     One counting scatter by row into the outputs (no order array, no second copy; the
     input cut into ``tasks`` stretches counted and scattered in parallel), then each
     row's run sorted by column where it is not in order already (in parallel over rows):
-    the memory is the outputs' own.
+    the memory is the outputs' own plus ``tasks`` slot counters per row (int64).
     """
     return _sorted_pairs(rows, cols, values, n_rows, max(1, int(tasks)))
 
@@ -61,7 +61,8 @@ def transpose(indptr, cols, values, n_cols, tasks=SCATTER_TASKS):
 
     The same as a stable argsort of ``cols`` followed by gathers of the row numbers and
     values, without the int64 order array or a per-entry row array: a count pass and a
-    scatter pass, each over ``tasks`` stretches of the entries in parallel.
+    scatter pass, each over ``tasks`` stretches of the entries in parallel (``tasks``
+    slot counters per column, int64).
     """
     return _transpose(indptr, cols, values, n_cols, max(1, int(tasks)))
 
@@ -71,8 +72,9 @@ def _task_starts(counts, n_keys, tasks):
     """Prefix pass of a parallel stable scatter: turns ``counts[c, k]`` (task ``c``'s
     entries of key ``k``, task ``c`` holding entries ``[c * step, (c + 1) * step)``, counted
     by :func:`_count` in the caller's parallel loop) into the first slot of each, in
-    place, and returns the key starts ``ptr``. Not parallel itself: numba's cache cannot
-    reload a parallel kernel that calls another (it crashed parsing the bitcode)."""
+    place, and returns the key starts ``ptr``. Not parallel itself: numba's cache could
+    not reload a parallel kernel that called another parallel one (it crashed parsing
+    the bitcode)."""
     ptr = np.zeros(n_keys + 1, dtype=np.int64)
     acc = 0
     for k in range(n_keys):
@@ -217,19 +219,12 @@ def _block_layout(user_ids, item_ids, values, user_group, item_group, user_new, 
     for c in prange(n_chunks):
         for t in range(c * chunk, min(n, (c + 1) * chunk)):
             counts[c, np.int64(user_group[user_ids[t]]) * n_blocks + item_group[item_ids[t]]] += 1
-    ptr = np.zeros(n_blk + 1, dtype=np.int64)
-    start = np.empty((n_chunks, n_blk), dtype=np.int64)
-    for b in range(n_blk):
-        acc = ptr[b]
-        for c in range(n_chunks):
-            start[c, b] = acc
-            acc += counts[c, b]
-        ptr[b + 1] = acc
+    ptr = _task_starts(counts, n_blk, n_chunks)  # counts[c] is now chunk c's first slots
     users = np.empty(n, dtype=np.int32)
     items = np.empty(n, dtype=np.int32)
     ratings = np.empty(n, dtype=values.dtype)
     for c in prange(n_chunks):
-        nxt = start[c].copy()
+        nxt = counts[c]
         for t in range(c * chunk, min(n, (c + 1) * chunk)):
             u = user_ids[t]
             i = item_ids[t]
