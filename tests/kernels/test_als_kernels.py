@@ -242,6 +242,25 @@ def test_ridge_cg_rows_offset_is_ridge_cg_rows_on_debiased_targets(one_thread):
     assert not np.allclose(X3, X, rtol=1e-3)  # the offset mattered
 
 
+@pytest.mark.parametrize("use_offset", [True, False])
+def test_ridge_cg_rows_offset_returns_the_starting_sse(use_offset):
+    """The returned SSE is that of the starting point, by its NumPy twin: ``sum (t -
+    offset[i] - b_u - x_u . q_i)^2`` over the CSR before the step (every remainder row of
+    the two-at-a-time pass, and the empty row, included)."""
+    ptr, idx, targets, Q, lam_f, lam_b = _problem(seed=10)
+    rng = np.random.default_rng(11)
+    t32 = targets.astype(np.float32)
+    offset = rng.standard_normal(Q.shape[0]).astype(np.float32)
+    X = rng.standard_normal((len(ptr) - 1, Q.shape[1])).astype(np.float32)
+    B = rng.standard_normal(len(ptr) - 1).astype(np.float32)
+    rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    t = t32.astype(np.float64) - (offset[idx] if use_offset else 0.0)
+    err = t - B[rows] - np.einsum("ij,ij->i", X[rows].astype(np.float64), Q[idx])
+    got = ridge.ridge_cg_rows_offset(ptr, idx, t32, offset, use_offset, Q, X, B, lam_f, lam_b,
+                                     True, 2)  # fmt: skip
+    assert got == pytest.approx(float(err @ err), rel=1e-5)
+
+
 def ials_cg_reference(ptr, idx, conf, X0, Y, YtY, steps, lam=None):
     """The obvious NumPy twin of ``ials_cg_step`` / ``ials_cg_step_rows``: plain CG on
     the formed system ``(YtY + lam I + sum (c - 1) y y^T) x = sum c y``."""

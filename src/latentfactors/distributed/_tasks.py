@@ -297,8 +297,9 @@ def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased
     Without ``warm`` each row is solved exactly (``ridge_rows``, ``solver="exact"``);
     with ``warm`` (this block's current ``(factors, bias)``, copied) ``cg_steps``
     conjugate-gradient steps run from there (``ridge_cg_rows_offset``, ``solver="cg"``). With
-    ``loss`` the block's sum of squared errors ``(r - mu - b_u - b_i - p.q)^2`` after
-    the solve is returned too; else NaN.
+    ``loss`` the block's sum of squared errors ``(r - mu - b_u - b_i - p.q)^2`` is
+    returned too (else NaN): after the exact solve; for CG, where its steps start (the
+    first pass computes it), as ``_ALSTrainer`` reports it.
     """
     from ..kernels import ridge
 
@@ -311,12 +312,14 @@ def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased
             )
         else:  # as _ALSTrainer: float32 targets, the fixed side's biases taken off in the kernel
             X, b = warm[0].copy(), warm[1].copy()
-            ridge.ridge_cg_rows_offset(
+            start_sse = ridge.ridge_cg_rows_offset(
                 block["ptr"], block["idx"], block["target32"], fb, biased, F, X, b,
                 block["lam_f"], block["lam_b"], biased, cg_steps,
             )  # fmt: skip
         sse = float("nan")
-        if loss:
+        if loss and warm is not None:  # as _ALSTrainer: the error the CG steps start from
+            sse = float(start_sse)
+        elif loss:
             sse = float(ridge.residual_sse(block["ptr"], block["idx"], block["r32"], X, F, b,
                                            fb, mu))  # fmt: skip
     return X, b, sse

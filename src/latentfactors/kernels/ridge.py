@@ -86,8 +86,8 @@ def ridge_cg_rows(indptr, indices, targets, Q, X, B, lam_f, lam_b, fit_bias, cg_
     :func:`ridge_cg_rows_offset`, which this calls with no offset.
     """
     no_offset = np.zeros(1, dtype=np.float32)
-    ridge_cg_rows_offset(indptr, indices, targets, no_offset, False, Q, X, B, lam_f, lam_b,
-                         fit_bias, cg_steps)  # fmt: skip
+    return ridge_cg_rows_offset(indptr, indices, targets, no_offset, False, Q, X, B, lam_f,
+                                lam_b, fit_bias, cg_steps)  # fmt: skip
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -102,10 +102,15 @@ def ridge_cg_rows_offset(
     row's reductions run in a fixed order, so results do not depend on the thread
     count); the bias coordinate is kept apart from the factor loops so that they run
     over exactly ``k`` contiguous floats.
+
+    Returns the sum of squared errors ``(target - b - x . q)^2`` at the starting point
+    (float64): the first pass of each row computes those errors anyway, so a trainer
+    gets its training loss without another pass over the ratings.
     """
     n = indptr.shape[0] - 1
     k = Q.shape[1]
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+    parts = np.zeros(n)
     for c in prange(n_chunks):
         # scratch vectors once per chunk of rows, not per row
         # scratch tied to the task (k + 0 * c) so numba cannot hoist it out of the
@@ -113,17 +118,20 @@ def ridge_cg_rows_offset(
         scratch = np.empty((4, k + 0 * c), dtype=np.float32)
         w, r, p, ap = scratch[0], scratch[1], scratch[2], scratch[3]
         for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
-            _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
-                    fit_bias, cg_steps, u, w, r, p, ap)  # fmt: skip
+            parts[u] = _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f,
+                               lam_b, fit_bias, cg_steps, u, w, r, p, ap)  # fmt: skip
+    return ordered_sum(parts)
 
 
 @numba.njit(inline="always", fastmath=True, nogil=True)
 def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b, fit_bias,
             cg_steps, u, w, r, p, ap):  # fmt: skip
-    """One row of :func:`ridge_cg_rows_offset`, in the scratch vectors ``w, r, p, ap``."""
+    """One row of :func:`ridge_cg_rows_offset`, in the scratch vectors ``w, r, p, ap``;
+    returns the row's squared error at the starting point."""
     k = Q.shape[1]
     zero = np.float32(0.0)
     start, end = indptr[u], indptr[u + 1]
+    sse = 0.0
     if end > start:
         for f in range(k):
             w[f] = X[u, f]
@@ -149,6 +157,7 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
                 t2 -= offset[i2]
             e1 = t1 - z1
             e2 = t2 - z2
+            sse += np.float64(e1) * e1 + np.float64(e2) * e2
             for f in range(k):
                 r[f] += e1 * Q[i1, f] + e2 * Q[i2, f]
             rb += e1 + e2
@@ -162,6 +171,7 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
             if use_offset:
                 tt -= offset[i]
             e = tt - zw
+            sse += np.float64(e) * e
             for f in range(k):
                 r[f] += e * Q[i, f]
             rb += e
@@ -245,3 +255,4 @@ def _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f, lam_b,
             X[u, f] = w[f]
         if fit_bias:
             B[u] = wb
+    return sse

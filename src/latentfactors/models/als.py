@@ -43,7 +43,10 @@ class ALS(FactorModel):
         epoch's factors (as ``ImplicitALS`` does), each one pass over the row's ratings;
         ``"exact"``: form and solve each row's normal equations. Fold-in is always exact.
     cg_steps : int, default 3
-        Conjugate-gradient steps per row and half-step.
+        Conjugate-gradient steps per row and half-step. With ``solver="cg"`` the
+        ``train_rmse`` of an epoch in ``history_`` is the error the user half-step starts
+        from (this epoch's item factors, the previous epoch's user factors), which its
+        first pass computes anyway; with ``"exact"`` it is the error after the epoch.
     init_std : float, default 0.1
     n_threads, random_state
         As in every model. Rows are independent, so results do not depend on threads.
@@ -167,10 +170,10 @@ class _ALSTrainer(Trainer):
         step, b = self.k.ridge_cg_rows_offset, self.biased
         step(self.i_ptr, self.i_idx, self.i_val, self.bu, b, self.P, self.Q, self.bi,
              self.i_lam[0], self.i_lam[1], b, self.cg_steps)  # fmt: skip
-        step(self.u_ptr, self.u_idx, self.u_val, self.bi, b, self.Q, self.P, self.bu,
-             self.u_lam[0], self.u_lam[1], b, self.cg_steps)  # fmt: skip
-        sse = self.k.residual_sse(self.u_ptr, self.u_idx, self.r32, self.P, self.Q, self.bu,
-                                  self.bi, self.mu)  # fmt: skip
+        # the training error the user step's first pass computes: this epoch's items,
+        # the previous epoch's users (as SGD reports the errors it meets during an epoch)
+        sse = step(self.u_ptr, self.u_idx, self.u_val, self.bi, b, self.Q, self.P, self.bu,
+                   self.u_lam[0], self.u_lam[1], b, self.cg_steps)  # fmt: skip
         return float(np.sqrt(sse / self.n))
 
     def arrays(self) -> dict[str, Any]:
