@@ -61,16 +61,10 @@ def rmse_mae(predicted: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(np.mean(err**2))), float(np.mean(np.abs(err)))
 
 
-def ranking_from_lists(
-    top: np.ndarray, test_indptr: np.ndarray, test_indices: np.ndarray, k: int
-) -> dict[str, float]:
-    """Ranking metrics from top lists (inner item ids, -1 padded; one row per user) and
-    each user's held-out items (CSR rows aligned with ``top``)."""
-    top = top[:, :k]
+def _hits(top: np.ndarray, test_indptr: np.ndarray, test_indices: np.ndarray) -> np.ndarray:
+    """Is ``top[u, r]`` among row ``u``'s test items? (vectorised membership on keys)"""
     n_users = top.shape[0]
     n_test = np.diff(test_indptr)
-    has_test = n_test > 0
-    # hit matrix: is top[u, r] among u's test items? (vectorised membership on keys)
     width = int(max(test_indices.max(initial=0), top.max(initial=0))) + 1
     test_keys = np.repeat(np.arange(n_users, dtype=np.int64), n_test) * width + test_indices
     order = np.argsort(test_keys, kind="stable")
@@ -80,6 +74,32 @@ def ranking_from_lists(
     hits = (top >= 0) & (len(test_keys) > 0)
     if len(test_keys):
         hits &= test_keys[pos] == query
+    return hits
+
+
+def ndcg_per_user(
+    top: np.ndarray, test_indptr: np.ndarray, test_indices: np.ndarray, k: int
+) -> np.ndarray:
+    """NDCG@k of each row that has test items (the rows ``ranking_from_lists`` averages)."""
+    top = top[:, :k]
+    n_test = np.diff(test_indptr)
+    hits = _hits(top, test_indptr, test_indices)
+    discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+    idcg = np.concatenate(([0.0], np.cumsum(discount)))[np.minimum(n_test, top.shape[1])]
+    m = n_test > 0
+    return (hits[m] * discount).sum(axis=1) / idcg[m]
+
+
+def ranking_from_lists(
+    top: np.ndarray, test_indptr: np.ndarray, test_indices: np.ndarray, k: int
+) -> dict[str, float]:
+    """Ranking metrics from top lists (inner item ids, -1 padded; one row per user) and
+    each user's held-out items (CSR rows aligned with ``top``)."""
+    top = top[:, :k]
+    n_users = top.shape[0]
+    n_test = np.diff(test_indptr)
+    has_test = n_test > 0
+    hits = _hits(top, test_indptr, test_indices)
     discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
     dcg = (hits * discount).sum(axis=1)
     ideal_len = np.minimum(n_test, top.shape[1])

@@ -141,7 +141,7 @@ def test_model_and_parameter_checks(client):
     with pytest.raises(InvalidParameterError, match="SVD\\(n_blocks=...\\)"):
         lfd.fit(SVD(), ddf, client, user="u", item="i", rating="r", n_blocks=3)
     with pytest.raises(DataError, match="no interaction reaches threshold=99"):
-        lfd.fit(ImplicitALS(threshold=99.0), ddf, client, user="u", item="i", rating="r")
+        lfd.fit(ImplicitALS(reg=30.0, threshold=99.0), ddf, client, user="u", item="i", rating="r")
     # as model.fit: a check before training keeps an earlier fit; a failure in training
     # leaves the model unfitted (never an earlier fit's arrays with this fit's ids)
     local = Interactions.from_dataframe(_frame(), user="u", item="i", rating="r")
@@ -149,7 +149,7 @@ def test_model_and_parameter_checks(client):
     with pytest.raises(DataError):
         lfd.fit(model, implicit)
     assert hasattr(model, "item_factors_")
-    model = ImplicitALS(n_factors=2, n_epochs=1).fit(local)
+    model = ImplicitALS(n_factors=2, n_epochs=1, reg=30.0).fit(local)
     with pytest.raises(DataError, match="threshold"):
         lfd.fit(model.set_params(threshold=99.0), ddf, client, user="u", item="i", rating="r")
     assert not hasattr(model, "item_factors_")

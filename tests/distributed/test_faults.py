@@ -59,7 +59,7 @@ def test_partitioned_parquet(client, parquet_dir, ml_inter):
 
     ddf = dd.read_parquet(parquet_dir)
     assert ddf.npartitions == 6
-    params = dict(n_factors=8, n_epochs=3, random_state=4)
+    params = dict(n_factors=8, n_epochs=3, reg=30.0, random_state=4)
     got = lfd.fit(ImplicitALS(**params), ddf, client, rating="rating")
     assert_same_model(got, ImplicitALS(**params).fit(ml_inter), atol=1e-5)
 
@@ -83,7 +83,8 @@ def test_worker_killed_between_steps(fresh, parquet_dir, ml_inter):
 
 
 @pytest.mark.parametrize("model", [SVD(n_factors=16, n_epochs=12, random_state=1),
-                                   ImplicitALS(n_factors=16, n_epochs=12, random_state=1)],
+                                   ImplicitALS(n_factors=16, n_epochs=12, reg=30.0,
+                                               random_state=1)],
                          ids=["svd", "implicit_als"])  # fmt: skip
 def test_worker_killed_during_a_step(fresh, parquet_dir, ml_inter, model):
     """A worker killed while tasks run: the step is re-run (or Dask reschedules it) and
@@ -247,7 +248,7 @@ def test_same_model_on_one_worker(ml_dask, ml_inter, tmp_path, ml_frame):
     path = tmp_path / "ratings.csv"
     ml_frame.to_csv(path, index=False)
     models = [SVD(n_factors=8, n_epochs=3, random_state=0),
-              ImplicitALS(n_factors=8, n_epochs=3, random_state=0)]  # fmt: skip
+              ImplicitALS(n_factors=8, n_epochs=3, reg=30.0, random_state=0)]  # fmt: skip
     two = [lfd.fit(m.clone(), ml_dask) for m in models]
     with lfd.connect("local:1") as one_client:
         ddf = lfd.read_table(path)

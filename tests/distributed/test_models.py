@@ -60,7 +60,7 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
 def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
     from latentfactors import distributed as lfd
 
-    params = dict(n_factors=16, n_epochs=4, random_state=5, **params)
+    params = {"reg": 30.0, **dict(n_factors=16, n_epochs=4, random_state=5, **params)}
     ref = ImplicitALS(**params).fit(ml_inter)
     got = lfd.fit(ImplicitALS(**params), ml_dask)
     assert_same_model(got, ref, atol=1e-5)  # float32 CG: the Gram matrix may round differently
@@ -112,7 +112,7 @@ def test_result_is_an_ordinary_model(client, ml_dask, ml_inter, tmp_path):
     import latentfactors as lf
     from latentfactors import distributed as lfd
 
-    params = dict(n_factors=8, n_epochs=3, random_state=1)
+    params = dict(n_factors=8, n_epochs=3, reg=30.0, random_state=1)
     ref = ImplicitALS(**params).fit(ml_inter)
     got = lfd.fit(ImplicitALS(**params), ml_dask)
     assert got.user_items_ is None  # the rows stayed on the cluster
@@ -148,7 +148,7 @@ def test_implicit_weights_lastfm(client, lastfm_path):
     df = pd.read_csv(lastfm_path / "user_artists.dat", sep="\t")
     local = Interactions.from_dataframe(df, user="userID", item="artistID", weight="weight")
     ddf = dd.from_pandas(df.sample(frac=1.0, random_state=1), npartitions=3)
-    params = dict(n_factors=16, n_epochs=3, random_state=0)
+    params = dict(n_factors=16, n_epochs=3, reg=30.0, random_state=0)
     got = lfd.fit(ImplicitALS(**params), ddf, client, user="userID", item="artistID",
                   weight="weight")  # fmt: skip
     assert_same_model(got, ImplicitALS(**params).fit(local), atol=1e-5)
@@ -192,7 +192,13 @@ def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask, ml_inte
         # the list lacks is refused unless it keeps its default (below)
         model = cls()
         assert HONOURED[cls.__name__] <= set(model.get_params())
+        if cls is ImplicitALS:  # its default reg="auto" is refused by name (below)
+            model.set_params(reg=30.0)
         check_honoured(model)
+    for reg in ("auto", [10.0, 30.0]):
+        with pytest.raises(InvalidParameterError, match=r"ImplicitALS\(reg=.*\) chooses reg "
+                           r"on a validation slice.*pass reg as a number"):  # fmt: skip
+            lfd.fit(ImplicitALS(n_epochs=1, reg=reg), ml_dask)
 
     # SVD's reg_density reaches DSGD through the fit loop's counts: honoured, not refused
     params = dict(n_factors=4, n_epochs=2, random_state=0, reg_density=50.0)

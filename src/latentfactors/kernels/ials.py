@@ -26,6 +26,7 @@ __all__ = [
     "ials_loss",
     "ials_solve_rows",
     "ials_solve_rows_reg",
+    "locate_entries",
 ]
 
 
@@ -80,6 +81,7 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
     over ``out`` (one entry's dot -> axpy chain is latency-bound)."""
     k = v.shape[0]
     one = np.float32(1.0)
+    zero = np.float32(0.0)
     t = start
     while t + 3 < end:
         i1 = indices[t]
@@ -106,6 +108,12 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
             w2 = c2 - w2
             w3 = c3 - w3
             w4 = c4 - w4
+        # a negative confidence marks a cell taken out of the data (the reg search's
+        # held-out cells): it then counts as unobserved, so its weight is 0 here
+        w1 = w1 if c1 >= zero else zero
+        w2 = w2 if c2 >= zero else zero
+        w3 = w3 if c3 >= zero else zero
+        w4 = w4 if c4 >= zero else zero
         for f in range(k):
             out[f] += (w1 * Y[i1, f] + w2 * Y[i2, f]) + (w3 * Y[i3, f] + w4 * Y[i4, f])
         t += 4
@@ -118,6 +126,7 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
         w = (c - one) * d
         if init:
             w = c - w
+        w = w if c >= zero else zero
         for f in range(k):
             out[f] += w * Y[i, f]
         t += 1
@@ -167,22 +176,49 @@ def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap)
 def _exact_row(indptr, indices, conf, Y, YtY64, u, out):
     k = Y.shape[1]
     start, end = indptr[u], indptr[u + 1]
-    m = end - start
-    # A = YtY + sum (c - 1) y y^T = YtY + W^T W with rows w = sqrt(c - 1) y
+    m = 0
+    for r in range(start, end):
+        if conf[r] >= 0.0:
+            m += 1
+    # A = YtY + sum (c - 1) y y^T = YtY + W^T W with rows w = sqrt(c - 1) y; a negative
+    # confidence marks a cell taken out of the data (it counts as unobserved)
     W = np.empty((m, k))
     b = np.zeros(k)
-    for r in range(m):
-        i = indices[start + r]
-        c = np.float64(conf[start + r])
+    w = 0
+    for r in range(start, end):
+        c = np.float64(conf[r])
+        if c < 0.0:
+            continue
+        i = indices[r]
         s = np.sqrt(max(c - 1.0, 0.0))
         for f in range(k):
             yf = np.float64(Y[i, f])
-            W[r, f] = s * yf
+            W[w, f] = s * yf
             b[f] += c * yf
+        w += 1
     A = YtY64 + W.T @ W
     x = np.linalg.solve(A, b)
     for f in range(k):
         out[f] = x[f]
+
+
+@numba.njit(cache=True, nogil=True)
+def locate_entries(indptr, indices, rows, cols):
+    """Positions of the entries ``(rows[t], cols[t])`` in a CSR whose rows hold sorted
+    column ids (binary search in the row); -1 where the entry is absent."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for t in range(rows.shape[0]):
+        lo = indptr[rows[t]]
+        hi = indptr[rows[t] + 1]
+        c = cols[t]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if indices[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[t] = lo if lo < indptr[rows[t] + 1] and indices[lo] == c else -1
+    return out
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)

@@ -68,6 +68,11 @@ class Trainer:
         """The model's own learned arrays beyond the core four (state keys, no ``_``)."""
         return {}
 
+    def fitted_scalars(self) -> dict[str, Any]:
+        """Optional learned scalars of the state (``_state.OPTIONAL_SCALARS``), such as
+        ImplicitALS's ``reg_search``."""
+        return {}
+
 
 @dataclass
 class FitData:
@@ -275,6 +280,7 @@ def fit_loop(
         "rating_scale": None if implicit else meta.rating_scale,
         "random_state": seed, "n_train": meta.n_train, "history": history,
         "best_epoch": getattr(model, "best_epoch_", None),
+        **trainer.fitted_scalars(),
     }  # fmt: skip
     # the seen items are the training container's own CSR (or one the Dask backend
     # built from validated partitions): its entries are not re-checked one by one

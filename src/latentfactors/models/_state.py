@@ -35,7 +35,7 @@ CORE_ARRAYS = ("user_factors", "item_factors", "user_bias", "item_bias")
 #: learned scalars every model has
 CORE_SCALARS = ("global_mean", "intercept", "rating_scale", "random_state", "n_train", "history")
 #: optional scalars
-OPTIONAL_SCALARS = ("best_epoch",)
+OPTIONAL_SCALARS = ("best_epoch", "reg_search")
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,47 @@ def check_state(
                 f"{best!r}"
             )
         out["best_epoch"] = best
+    search = state.get("reg_search")
+    if search is not None:
+        out["reg_search"] = _check_reg_search(search)
     return out
+
+
+def _check_reg_search(search: Any) -> dict[str, Any]:
+    """ImplicitALS's record of its reg search: candidates, one score (or None) each, the
+    chosen value (> 0, finite), and what it was scored on."""
+
+    def positive(x: Any) -> bool:
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and 0 < x < float("inf")
+
+    ok = (
+        isinstance(search, dict)
+        and isinstance(search.get("candidates"), list) and len(search["candidates"]) > 0
+        and all(positive(c) for c in search["candidates"])
+        and isinstance(search.get("scores"), list)
+        and len(search["scores"]) == len(search["candidates"])
+        and all(isinstance(search.get(key), list) and len(search[key]) == len(search["candidates"])
+                and all(x is None or (isinstance(x, numbers.Real) and not isinstance(x, bool))
+                        for x in search[key])
+                for key in ("scores", "standard_errors"))
+        and positive(search.get("chosen"))
+        and isinstance(search.get("metric"), str)
+        and all(type(search.get(k)) is int and search[k] >= 0
+                for k in ("validation_users", "validation_interactions"))
+        and set(search) == {"candidates", "scores", "standard_errors", "chosen", "metric",
+                            "validation_users", "validation_interactions"}
+    )  # fmt: skip
+    if not ok:
+        raise DataError(
+            "learned state 'reg_search' must be a dict of candidates (numbers > 0), scores "
+            "and standard_errors (one number or None each), chosen (a number > 0), metric (text), "
+            "validation_users and validation_interactions (integers >= 0)"
+        )
+    return {**search, "candidates": [float(c) for c in search["candidates"]],
+            "scores": [None if x is None else float(x) for x in search["scores"]],
+            "standard_errors": [None if x is None else float(x)
+                                for x in search["standard_errors"]],
+            "chosen": float(search["chosen"])}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- growing user state

@@ -27,7 +27,7 @@ from ..data.interactions import Interactions
 from ..data.vocabulary import _as_id_array
 from ..exceptions import DataError, InvalidParameterError, NotFittedError
 from ._fitting import FitData, Trainer, guarded_fit, parse_validation_metric
-from ._state import ItemLayout, UserState, check_state
+from ._state import OPTIONAL_SCALARS, ItemLayout, UserState, check_state
 from .callbacks import Callback, as_callbacks
 from .foldin import FoldInMixin
 from .recommend import RecommendMixin
@@ -195,8 +195,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
         }  # fmt: skip
         if not st.shared:
             state["user_vectors"] = st.vectors
-        if getattr(self, "best_epoch_", None) is not None:
-            state["best_epoch"] = self.best_epoch_
+        for key in OPTIONAL_SCALARS:
+            if getattr(self, f"{key}_", None) is not None:
+                state[key] = getattr(self, f"{key}_")
         for key in self.extra_state:
             state[key] = getattr(self, f"{key}_")
         return state
@@ -244,8 +245,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
             self.random_state_ = state["random_state"]
             self.n_train_ = state["n_train"]
             self.history_ = state["history"]
-            if state.get("best_epoch") is not None:
-                self.best_epoch_ = state["best_epoch"]
+            for key in OPTIONAL_SCALARS:
+                if state.get(key) is not None:
+                    setattr(self, f"{key}_", state[key])
             self._swap_users(
                 UserState.build(state["users"], U, V, state["user_bias"], counts_u, seen)
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
+from ..exceptions import InvalidParameterError
 from ._fitting import Trainer
 from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
@@ -27,19 +29,33 @@ class ImplicitALS(ImplicitModel):
     ----------
     n_factors : int, default 64
     n_epochs : int, default 15
-    reg : float, default 30.0
+    reg : float, "auto" or sequence of floats, default "auto"
         L2 regularization ``lambda`` (not scaled by counts unless ``reg_scaling`` says
-        so). Far above the ``implicit`` library's 0.01: with 50-64 factors, 30 ranked
-        best among 1-300 on MovieLens 100K (NDCG@10 0.44 vs 0.39 at 1) and Last.fm 2K,
-        and avoided the overfitting that small values showed on sparse synthetic data
-        (see ``benchmarks/``).
-        Under leave-one-dataset-out (``benchmarks/results/defaults-lodo.md``; unscaled
-        and frequency-scaled, ``alpha`` 1-30) the setting picked on the other sets
-        scored below this default on 5 of 6 held-out sets, so it stays. It collapses on
-        the benchmarks' synthetic 1M set, whose interactions are driven by popularity
-        (NDCG@10 0.040 against the most popular items' 0.177, where ``reg=100`` reaches
-        0.178): on large popularity-driven data validate ``reg`` (100-300) against
-        :class:`~latentfactors.models.Popularity`.
+        so). ``"auto"`` chooses it on the training data itself: a validation slice
+        (up to 2,000 users with 3 or more interactions, a fifth of each one's
+        interactions, drawn under ``random_state``) is taken out of the data (those
+        cells count as unobserved, as a held-out item does for a model trained
+        without it); the candidates 10, 30, 100, 300, 1000 (with
+        ``reg_scaling="frequency"``: 0.003, 0.01, 0.03, 0.1, 0.3) are fitted in
+        ascending order, two epochs each, each warm-started from the one before, and
+        scored by NDCG@10 on the slice; the smallest candidate within one standard
+        error (of the per-user difference) of the best one wins, because an overly
+        strong penalty shrinks the factors further every epoch, which two epochs do
+        not show (on the quickstart's synthetic set 1000 tied the best there and ranked
+        at a twentieth of popularity after 15 epochs). The model is then fitted from its
+        initial factors for ``n_epochs`` at that value on all the data, so it is the
+        model ``reg=<chosen>`` gives. A sequence searches its own values the same way;
+        a number is used as it is. The choice is ``reg_``, the search ``reg_search_``
+        (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs; the Dask fit
+        does not run it (it asks for a number). With too little data for a slice
+        (no user with 3 interactions) "auto" uses 30.
+
+        Why: no fixed value held across the data sets of
+        ``benchmarks/results/defaults-lodo.md``. 30 ranked best on MovieLens 100K and
+        Last.fm 2K (NDCG@10 0.44 at 30 vs 0.29 at 100 on ML-100K) but collapsed on the
+        benchmarks' popularity-driven synthetic sets (1M: 0.040 against the most
+        popular items' 0.177); the search keeps 30 on the real sets and picks 100-300
+        on those (``benchmarks/results/ials-auto.md``).
     reg_scaling : {"none", "frequency"}, default "none"
         ``"frequency"``: the penalty of each row is scaled by its count and the
         catalogue size, as in Rendle et al. (2021), "Revisiting the Performance of iALS
@@ -90,7 +106,7 @@ class ImplicitALS(ImplicitModel):
         self,
         n_factors: int = 64,
         n_epochs: int = 15,
-        reg: float = 30.0,
+        reg: float | str | Sequence[float] = "auto",
         alpha: float = 1.0,
         *,
         reg_scaling: str = "none",
@@ -127,9 +143,9 @@ class ImplicitALS(ImplicitModel):
         name = "ImplicitALS"
         check_int(name, "n_factors", self.n_factors, 1)
         check_int(name, "n_epochs", self.n_epochs, 1)
-        check_float(name, "reg", self.reg, 0.0)
         check_float(name, "alpha", self.alpha, 0.0)
         check_choice(name, "reg_scaling", self.reg_scaling, ("none", "frequency"))
+        self._reg_candidates()
         check_float(name, "reg_alpha0", self.reg_alpha0, 0.0)
         check_float(name, "reg_nu", self.reg_nu, 0.0)
         check_choice(name, "confidence", self.confidence, ("linear", "log"))
@@ -141,20 +157,75 @@ class ImplicitALS(ImplicitModel):
         check_int(name, "n_threads", self.n_threads, 1, allow_none=True)
         check_seed(name, "random_state", self.random_state)
 
-    def _row_reg(self, counts: np.ndarray, n_other: int) -> np.ndarray | None:
+    #: the candidates of ``reg="auto"``, unscaled and frequency-scaled
+    AUTO_REG: ClassVar[dict[str, tuple[float, ...]]] = {
+        "none": (10.0, 30.0, 100.0, 300.0, 1000.0),
+        "frequency": (0.003, 0.01, 0.03, 0.1, 0.3),
+    }
+
+    def _reg_candidates(self) -> tuple[float, ...]:
+        """The values of ``reg`` to choose from (one when it is a number), ascending;
+        raises InvalidParameterError naming what is wrong."""
+        reg = self.reg
+        if isinstance(reg, str):
+            if reg != "auto":
+                raise InvalidParameterError(
+                    f"ImplicitALS(reg={reg!r}) is not valid: pass a number >= 0, 'auto' "
+                    "(chosen on a validation slice of the training data) or a list of "
+                    "numbers > 0 to choose from"
+                )
+            return self.AUTO_REG[str(self.reg_scaling)]
+        if isinstance(reg, (list, tuple, np.ndarray)):
+            values = list(np.asarray(reg, dtype=object).ravel()) if len(reg) else []
+            if not values:
+                raise InvalidParameterError(
+                    "ImplicitALS(reg=[]) is not valid: give at least one value to choose from"
+                )
+            for v in values:
+                check_float("ImplicitALS", "reg", v, 0.0, low_open=True)
+            return tuple(sorted({float(v) for v in values}))
+        return (check_float("ImplicitALS", "reg", reg, 0.0),)
+
+    @property
+    def reg_(self) -> float:
+        """The ``reg`` the fitted model was trained with (the search's choice when
+        ``reg`` is "auto" or a list)."""
+        self._check_fitted("reg_")
+        search = getattr(self, "reg_search_", None)
+        if search is not None:
+            return float(search["chosen"])
+        return self._fallback_reg()
+
+    def _fallback_reg(self) -> float:
+        """The value used without a search: ``reg`` itself when it is a number; for
+        "auto" 30 (the fixed default before the search); for a list its middle value."""
+        candidates = self._reg_candidates()
+        if isinstance(self.reg, str):
+            return 30.0
+        return float(candidates[(len(candidates) - 1) // 2])
+
+    def _fitted_reg(self) -> float:
+        return self.reg_ if "item_factors_" in self.__dict__ else self._fallback_reg()
+
+    def _row_reg(self, counts: np.ndarray, n_other: int, reg: float | None = None):
         """Per-row penalties ``reg * (n + alpha0 * n_other) ** nu`` (float32), or None
         when the penalty is not scaled."""
         if self.reg_scaling == "none":
             return None
+        reg = self._fitted_reg() if reg is None else reg
         n = np.asarray(counts, dtype=np.float64)
-        lam = float(self.reg) * (n + float(self.reg_alpha0) * n_other) ** float(self.reg_nu)
+        lam = float(reg) * (n + float(self.reg_alpha0) * n_other) ** float(self.reg_nu)
         return lam.astype(np.float32)
 
     def _conf(self, values: np.ndarray) -> np.ndarray:
         return confidence(values, self.confidence, float(self.alpha), float(self.epsilon))
 
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
-        return _IALSTrainer(self, self._implicit_view(data), seed)
+        trainer = _IALSTrainer(self, self._implicit_view(data), seed)
+        candidates = self._reg_candidates()
+        if len(candidates) > 1 or isinstance(self.reg, str):
+            trainer.search_reg(candidates, self._fallback_reg())
+        return trainer
 
     # -------------------------------------------------------------- fold-in, explain
     def _gram(self) -> np.ndarray:
@@ -163,7 +234,7 @@ class ImplicitALS(ImplicitModel):
         Y = self.item_factors_
         cached = getattr(self, "_gram_cache", None)
         if cached is None or cached[0] is not Y:
-            reg = float(self.reg) if self.reg_scaling == "none" else 0.0
+            reg = self._fitted_reg() if self.reg_scaling == "none" else 0.0
             gram = Y.T.astype(np.float64) @ Y + reg * np.eye(Y.shape[1])
             cached = (Y, gram.astype(np.float32))
             self._gram_cache = cached
@@ -221,27 +292,110 @@ class _IALSTrainer(Trainer):
         from ..kernels import ials
 
         self.k = ials
-        rng = np.random.default_rng(seed)
+        self.model = model
+        self.seed = seed
         f = int(model.n_factors)
-        self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
-        self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
+        self.X = np.empty((data.n_users, f), dtype=np.float32)
+        self.Y = np.empty((data.n_items, f), dtype=np.float32)
+        self._init_factors()
         csr = data.csr
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         self.u_conf = model._conf(csr.data)
         # the item side: the confidences regrouped by item (no CSC of the raw values is
         # built or cached on the data; these arrays go with the trainer after the fit)
         self.i_ptr, self.i_idx, self.i_conf = data.transpose(self.u_conf)
-        self.reg = np.float32(model.reg)
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
         self.compute_loss = bool(model.compute_loss)
         self.reports_loss = self.compute_loss
-        self.u_reg = model._row_reg(np.diff(self.u_ptr), data.n_items)
-        self.i_reg = model._row_reg(np.diff(self.i_ptr), data.n_users)
-        scaled = self.u_reg is not None
-        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if scaled else self.reg)
+        self.scaled = model.reg_scaling != "none"
+        self.search: dict[str, Any] | None = None
+        self._set_reg(model._fallback_reg())
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
+
+    def _init_factors(self) -> None:
+        """The initial factors of this seed (the same draws every time)."""
+        rng = np.random.default_rng(self.seed)
+        std = self.model.init_std
+        self.X[...] = rng.standard_normal(self.X.shape) * std
+        self.Y[...] = rng.standard_normal(self.Y.shape) * std
+
+    def _set_reg(self, reg: float) -> None:
+        m = self.model
+        self.reg = np.float32(reg)
+        self.u_reg = m._row_reg(np.diff(self.u_ptr), len(self.Y), reg) if self.scaled else None
+        self.i_reg = m._row_reg(np.diff(self.i_ptr), len(self.X), reg) if self.scaled else None
+        f = self.X.shape[1]
+        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if self.scaled else self.reg)
+
+    # ------------------------------------------------------------------ reg search
+    def search_reg(self, candidates: tuple[float, ...], fallback: float) -> None:
+        """Choose ``reg`` among ``candidates`` (ascending) on a validation slice of the
+        training rows (see ``ImplicitALS``'s ``reg``), then restart from the initial
+        factors at the choice. Without enough data for a slice, ``fallback``."""
+        from .._metrics import ndcg_per_user
+        from .scoring import top_n
+
+        rows, pos = _validation_slice(self.u_ptr, np.random.default_rng([self.seed, 7]))
+        record: dict[str, Any] = {"candidates": [float(c) for c in candidates],
+                                  "scores": [], "metric": "ndcg@10",
+                                  "validation_users": len(np.unique(rows)),
+                                  "validation_interactions": len(pos)}  # fmt: skip
+        if len(pos) == 0:
+            record["chosen"] = float(fallback)
+            record["scores"] = [None] * len(candidates)
+            record["standard_errors"] = [None] * len(candidates)
+            self.search = record
+            self._set_reg(fallback)
+            return
+        items = self.u_idx[pos]
+        ipos = self.k.locate_entries(self.i_ptr, self.i_idx, items.astype(np.int64),
+                                     rows.astype(np.int32))  # fmt: skip
+        if (ipos < 0).any():  # pragma: no cover - the two sides hold the same entries
+            raise RuntimeError("ImplicitALS: a validation entry is missing on the item side")
+        u_saved, i_saved = self.u_conf[pos].copy(), self.i_conf[ipos].copy()
+        # the validation users' own rows without the held-out entries, for ranking
+        users = np.unique(rows)
+        n_held = np.bincount(np.searchsorted(users, rows), minlength=len(users))
+        starts, lengths = self.u_ptr[users], np.diff(self.u_ptr)[users]
+        flat = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+            lengths.sum()
+        )  # every entry of those users, in order
+        held = np.zeros(len(flat), dtype=bool)
+        held[np.searchsorted(flat, pos)] = True
+        seen_idx = self.u_idx[flat[~held]].astype(np.int32)
+        seen_ptr = np.r_[0, np.cumsum(lengths - n_held)].astype(np.int64)
+        truth_ptr = np.r_[0, np.cumsum(n_held)].astype(np.int64)
+        truth_idx = items  # grouped by user, ascending: pos is ascending
+        del flat, held
+        per_user = []
+        try:
+            # out of the data while the candidates are fitted: unobserved cells, as a
+            # held-out test item is to a model trained without it
+            self.u_conf[pos] = -1.0
+            self.i_conf[ipos] = -1.0
+            for reg in candidates:
+                self._set_reg(reg)
+                for _ in range(_VAL_EPOCHS):
+                    self._epoch_steps()
+                zeros = np.zeros(len(users), dtype=np.float32)
+                top, _ = top_n(self.X[users], zeros, 0.0, self.Y, np.ascontiguousarray(self.Y.T),
+                               self.zeros_i, 10, (seen_ptr, seen_idx))  # fmt: skip
+                per_user.append(ndcg_per_user(top, truth_ptr, truth_idx, 10))
+        finally:
+            self.u_conf[pos] = u_saved
+            self.i_conf[ipos] = i_saved
+        chosen, errors = _choose(candidates, per_user)
+        record["scores"] = [float(s.mean()) for s in per_user]
+        record["standard_errors"] = errors
+        record["chosen"] = chosen
+        self.search = record
+        self._set_reg(chosen)
+        self._init_factors()
+
+    def fitted_scalars(self) -> dict[str, Any]:
+        return {} if self.search is None else {"reg_search": self.search}
 
     def _half(self, ptr, idx, conf, X, Y, lam=None) -> None:
         YtY = Y.T @ Y + self.eye
@@ -255,11 +409,14 @@ class _IALSTrainer(Trainer):
         else:
             self.k.ials_cholesky_step_rows(ptr, idx, conf, X, Y, YtY, lam)
 
-    def epoch(self, epoch: int) -> float:
+    def _epoch_steps(self) -> None:
         # items first, then users: the final user factors are the exact (or CG) solve
         # against the final item factors, which is what fold-in computes for new users
         self._half(self.i_ptr, self.i_idx, self.i_conf, self.Y, self.X, self.i_reg)
         self._half(self.u_ptr, self.u_idx, self.u_conf, self.X, self.Y, self.u_reg)
+
+    def epoch(self, epoch: int) -> float:
+        self._epoch_steps()
         if not self.compute_loss:
             return float("nan")
         if self.u_reg is None:
@@ -273,3 +430,50 @@ class _IALSTrainer(Trainer):
     def arrays(self) -> dict[str, Any]:
         return {"user_factors": self.X, "item_factors": self.Y, "user_bias": self.zeros_u,
                 "item_bias": self.zeros_i}  # fmt: skip
+
+
+#: the validation slice of the reg search: at most this many users, each with at least
+#: ``_VAL_MIN`` interactions, a fifth of whose interactions (at least one) are held out
+_VAL_USERS = 2000
+_VAL_MIN = 3
+#: epochs per candidate, each warm-started from the previous (smaller) candidate's factors
+_VAL_EPOCHS = 2
+
+
+def _choose(candidates, per_user: list[np.ndarray]) -> tuple[float, list[float]]:
+    """The smallest candidate whose mean NDCG is within one standard error of the best
+    one's (the error of its per-user difference from the best), and those errors.
+
+    A "one standard error" rule, turned toward the weaker penalty: an overly strong one
+    shrinks the factors a little more every epoch, which two epochs per candidate do
+    not show (on the quickstart's synthetic set 1000 tied the best on the slice after
+    two epochs and ranked at a twentieth of popularity after 15), so among the
+    candidates the slice cannot tell apart the weakest is taken."""
+    means = np.array([s.mean() for s in per_user])
+    best = int(np.argmax(means))
+    n = max(len(per_user[best]), 1)
+    errors = [float(np.std(s - per_user[best]) / np.sqrt(n)) for s in per_user]
+    ok = [j for j in range(len(candidates)) if means[j] >= means[best] - errors[j]]
+    return float(candidates[min(ok)]), errors
+
+
+def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
+    """(user of each held-out entry, its position in the CSR), positions ascending: up
+    to ``_VAL_USERS`` users with ``_VAL_MIN`` or more entries, ``max(1, n // 5)`` of each
+    one's ``n`` entries, drawn by ``rng``."""
+    counts = np.diff(indptr)
+    eligible = np.flatnonzero(counts >= _VAL_MIN)
+    if len(eligible) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    users = np.sort(rng.choice(eligible, min(_VAL_USERS, len(eligible)), replace=False))
+    n = counts[users]
+    owner = np.repeat(np.arange(len(users)), n)
+    first = np.cumsum(np.r_[0, n[:-1]])
+    offset = np.arange(n.sum()) - np.repeat(first, n)
+    # a random order within each user's row; the first max(1, n // 5) are held out
+    order = np.lexsort((rng.random(len(owner)), owner))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(first, n)
+    take = rank < np.maximum(1, n // 5)[owner]
+    pos = indptr[users][owner[take]] + offset[take]
+    return users[owner[take]].astype(np.int64), pos.astype(np.int64)

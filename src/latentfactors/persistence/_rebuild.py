@@ -23,7 +23,7 @@ _CORE_ARRAYS = ("user_factors", "item_factors", "user_bias", "item_bias")
 _COUNTS = ("user_counts", "item_counts")
 #: learned scalars, stored as manifest attributes named ``<key>_``
 _SCALARS = ("global_mean", "intercept", "rating_scale", "random_state", "n_train", "history",
-            "best_epoch")  # fmt: skip
+            "best_epoch", "reg_search")  # fmt: skip
 
 
 def jsonable(value: Any, where: str) -> Any:
