@@ -53,7 +53,8 @@ def main() -> None:
         "NDCG@10 (training items excluded) on the study's 80/20 split (seed 0), k and "
         'epochs as in `study_lodo.py`, one thread. `auto`: the default `reg="auto"` '
         "(candidates 10-1000 fitted two epochs each on the training split less a "
-        "validation slice, then the model of the best one); `reg=30`: the fixed default "
+        "validation slice, then the model of the smallest one within one standard error "
+        "of the best); `reg=30`: the fixed default "
         "it replaced; popularity: the most interacted-with unseen items.",
         "",
         "| set | chosen reg | validation NDCG@10 per candidate (10, 30, 100, 300, 1000) "
@@ -61,7 +62,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        val = ", ".join(f"{s:.4f}" for s in r["search"]["scores"])
+        val = ", ".join("-" if s is None else f"{s:.4f}" for s in r["search"]["scores"])
         verdict = "above" if r["auto"] > r["popularity"] else "**not above**"
         lines.append(
             f"| {r['set']} | {r['chosen']:g} | {val} | {r['auto']:.4f} | "

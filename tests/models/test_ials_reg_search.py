@@ -243,3 +243,23 @@ def test_choose_takes_the_weakest_penalty_the_slice_cannot_tell_from_the_best():
     assert chosen == 2.0 and errors[2] == 0.0
     apart = [base - 0.3, base - 0.05, base, base - 0.2]
     assert _choose((1.0, 2.0, 3.0, 4.0), apart)[0] == 3.0
+
+
+def test_frequency_scaled_auto_falls_back_to_its_own_scale():
+    from latentfactors import Interactions
+
+    tiny = Interactions.from_arrays(["a", "a", "b"], ["x", "y", "y"], weights=[1.0, 2.0, 1.0])
+    m = ImplicitALS(n_factors=2, n_epochs=1, reg_scaling="frequency", random_state=0).fit(tiny)
+    assert m.reg_ == 0.01
+
+
+def test_array_reg_and_negative_confidences_are_refused(small):
+    from latentfactors import Interactions
+
+    with pytest.raises(InvalidParameterError, match=r"reg=<array>\) is not valid: pass the "
+                       r"candidates as a list"):  # fmt: skip
+        ImplicitALS(reg=np.array([10.0, 30.0])).fit(small)
+    signed = Interactions.from_arrays(["a", "a", "b"], ["x", "y", "y"], ratings=[-3.0, 2.0, 1.0])
+    with pytest.raises(DataError, match=r"confidences must be >= 0, but values down to -3 give "
+                       r"-2 with confidence='linear', alpha=1.0; use strengths >= 0"):  # fmt: skip
+        ImplicitALS(n_factors=2, confidence="linear", reg=1.0).fit(signed)

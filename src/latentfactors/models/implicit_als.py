@@ -48,7 +48,7 @@ class ImplicitALS(ImplicitModel):
         a number is used as it is. The choice is ``reg_``, the search ``reg_search_``
         (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs; the Dask fit
         does not run it (it asks for a number). With too little data for a slice
-        (no user with 3 interactions) "auto" uses 30.
+        (no user with 3 interactions) "auto" uses 30 (0.01 frequency-scaled).
 
         Why: no fixed value held across the data sets of
         ``benchmarks/results/defaults-lodo.md``. 30 ranked best on MovieLens 100K and
@@ -162,6 +162,8 @@ class ImplicitALS(ImplicitModel):
         "none": (10.0, 30.0, 100.0, 300.0, 1000.0),
         "frequency": (0.003, 0.01, 0.03, 0.1, 0.3),
     }
+    #: "auto" without a search (too little data, or a state set without one)
+    AUTO_FALLBACK: ClassVar[dict[str, float]] = {"none": 30.0, "frequency": 0.01}
 
     def _reg_candidates(self) -> tuple[float, ...]:
         """The values of ``reg`` to choose from (one when it is a number), ascending;
@@ -175,8 +177,13 @@ class ImplicitALS(ImplicitModel):
                     "numbers > 0 to choose from"
                 )
             return self.AUTO_REG[str(self.reg_scaling)]
-        if isinstance(reg, (list, tuple, np.ndarray)):
-            values = list(np.asarray(reg, dtype=object).ravel()) if len(reg) else []
+        if isinstance(reg, np.ndarray):
+            raise InvalidParameterError(
+                "ImplicitALS(reg=<array>) is not valid: pass the candidates as a list "
+                "(reg=[10, 30, 100]); parameters stay plain JSON values"
+            )
+        if isinstance(reg, (list, tuple)):
+            values = list(reg)
             if not values:
                 raise InvalidParameterError(
                     "ImplicitALS(reg=[]) is not valid: give at least one value to choose from"
@@ -198,10 +205,11 @@ class ImplicitALS(ImplicitModel):
 
     def _fallback_reg(self) -> float:
         """The value used without a search: ``reg`` itself when it is a number; for
-        "auto" 30 (the fixed default before the search); for a list its middle value."""
+        "auto" 30 (the fixed default before the search; 0.01 frequency-scaled); for a
+        list its middle value."""
         candidates = self._reg_candidates()
         if isinstance(self.reg, str):
-            return 30.0
+            return self.AUTO_FALLBACK[str(self.reg_scaling)]
         return float(candidates[(len(candidates) - 1) // 2])
 
     def _fitted_reg(self) -> float:
@@ -301,6 +309,15 @@ class _IALSTrainer(Trainer):
         csr = data.csr
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         self.u_conf = model._conf(csr.data)
+        if len(self.u_conf) and not self.u_conf.min() >= 0:  # NaN fails this too
+            from ..exceptions import DataError
+
+            raise DataError(
+                f"ImplicitALS: confidences must be >= 0, but values down to "
+                f"{csr.data.min():g} give {self.u_conf.min():g} with confidence="
+                f"{model.confidence!r}, alpha={model.alpha!r}; use strengths >= 0 (or "
+                "threshold= to binarize ratings)"
+            )
         # the item side: the confidences regrouped by item (no CSC of the raw values is
         # built or cached on the data; these arrays go with the trainer after the fit)
         self.i_ptr, self.i_idx, self.i_conf = data.transpose(self.u_conf)
