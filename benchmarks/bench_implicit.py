@@ -298,7 +298,7 @@ def report(rows, scale_rows, fold_rows, args) -> None:
         "",
         "Same 80/20 split (seed 0), factors, iterations and 2 threads for every library; "
         "each library's defaults otherwise (ours: ImplicitALS log confidence, alpha 1, "
-        "reg chosen by its search on a validation slice of the training split (reg=\"auto\"; "
+        'reg chosen by its search on a validation slice of the training split (reg="auto"; '
         "its fit time includes the search); implicit: linear confidence, alpha 1, reg 0.01; "
         "Spark: implicitPrefs, "
         "alpha 1, regParam 0.1). Metrics @10 by one function on every library's top-10 "
@@ -307,8 +307,9 @@ def report(rows, scale_rows, fold_rows, args) -> None:
         "items); Spark and LightFM are left out of the 10M scenario (time). On the "
         "synthetic set, three more rows of ours use non-default settings (implicit's linear "
         "confidence; the fixed reg=30 that was the default before the search; BPR without "
-        "its learning-rate decay) to show what the defaults cost or buy there. The popularity row (the most interacted-with unseen items) is the "
-        "floor every model should clear.",
+        "its learning-rate decay) to show what the defaults cost or buy there. The "
+        "popularity row (the most interacted-with unseen items) is the floor every model "
+        "should clear.",
         "",
         "| scenario | library | model | fit s | fit ratio (ours / peer) | precision | recall | "
         "NDCG | recommend-all s |",
