@@ -390,8 +390,6 @@ def _check_reg_search(search: Any) -> dict[str, Any]:
         isinstance(search, dict)
         and isinstance(search.get("candidates"), list) and len(search["candidates"]) > 0
         and all(positive(c) for c in search["candidates"])
-        and isinstance(search.get("scores"), list)
-        and len(search["scores"]) == len(search["candidates"])
         and all(isinstance(search.get(key), list) and len(search[key]) == len(search["candidates"])
                 and all(x is None or (isinstance(x, numbers.Real) and not isinstance(x, bool))
                         for x in search[key])

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ..exceptions import InvalidParameterError
+from ..exceptions import DataError, InvalidParameterError
 from ._fitting import Trainer
 from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
@@ -310,8 +310,6 @@ class _IALSTrainer(Trainer):
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         self.u_conf = model._conf(csr.data)
         if len(self.u_conf) and not self.u_conf.min() >= 0:  # NaN fails this too
-            from ..exceptions import DataError
-
             raise DataError(
                 f"ImplicitALS: confidences must be >= 0, but values down to "
                 f"{csr.data.min():g} give {self.u_conf.min():g} with confidence="
@@ -387,6 +385,7 @@ class _IALSTrainer(Trainer):
         truth_idx = items  # grouped by user, ascending: pos is ascending
         del flat, held
         per_user = []
+        zeros = np.zeros(len(users), dtype=np.float32)
         try:
             # out of the data while the candidates are fitted: unobserved cells, as a
             # held-out test item is to a model trained without it
@@ -396,7 +395,6 @@ class _IALSTrainer(Trainer):
                 self._set_reg(reg)
                 for _ in range(_VAL_EPOCHS):
                     self._epoch_steps()
-                zeros = np.zeros(len(users), dtype=np.float32)
                 top, _ = top_n(self.X[users], zeros, 0.0, self.Y, np.ascontiguousarray(self.Y.T),
                                self.zeros_i, 10, (seen_ptr, seen_idx))  # fmt: skip
                 per_user.append(ndcg_per_user(top, truth_ptr, truth_idx, 10))
@@ -485,12 +483,12 @@ def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
     users = np.sort(rng.choice(eligible, min(_VAL_USERS, len(eligible)), replace=False))
     n = counts[users]
     owner = np.repeat(np.arange(len(users)), n)
-    first = np.cumsum(np.r_[0, n[:-1]])
-    offset = np.arange(n.sum()) - np.repeat(first, n)
+    group_start = np.repeat(np.cumsum(np.r_[0, n[:-1]]), n)
+    offset = np.arange(n.sum()) - group_start  # each entry's place in its user's row
     # a random order within each user's row; the first max(1, n // 5) are held out
     order = np.lexsort((rng.random(len(owner)), owner))
     rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - np.repeat(first, n)
+    rank[order] = offset
     take = rank < np.maximum(1, n // 5)[owner]
     pos = indptr[users][owner[take]] + offset[take]
     return users[owner[take]].astype(np.int64), pos.astype(np.int64)
