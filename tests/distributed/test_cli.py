@@ -44,3 +44,25 @@ def test_threads_with_dask_is_refused_before_any_cluster_starts(ml100k_path, tmp
                                     "--model", "als", "--threads", "2", "-o", out])  # fmt: skip
     assert res.exit_code == 2
     assert "--threads is not used with --dask" in res.output and "--nthreads N" in res.output
+
+
+def test_implicit_als_with_its_default_reg_search_on_dask(ml100k_path, tmp_path):
+    """`fit --dask --model implicit-als` with no --reg: reg="auto" is searched on the
+    cluster, and the saved model records the choice as the single-machine fit does."""
+    df = pd.read_csv(ml100k_path / "u.data", sep="\t", names=["user", "item", "rating", "ts"])
+    df.drop(columns=["rating", "ts"]).to_parquet(tmp_path / "plays.parquet")
+    runner = CliRunner()
+    args = ["--model", "implicit-als", "--epochs", "2", "--factors", "8", "--seed", "0",
+            "--implicit"]  # fmt: skip
+    res = runner.invoke(main, ["fit", str(tmp_path / "plays.parquet"), "--dask", "local:2",
+                               *args, "-o", str(tmp_path / "dask.lfm")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["fit", str(tmp_path / "plays.parquet"), *args,
+                               "-o", str(tmp_path / "one.lfm")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    dask, one = lf.load(tmp_path / "dask.lfm"), lf.load(tmp_path / "one.lfm")
+    assert dask.get_params()["reg"] == "auto"
+    assert dask.reg_search_["validation_users"] == one.reg_search_["validation_users"] > 0
+    assert dask.reg_ == one.reg_
+    assert dask.predict([1, 2], [50, 172]) == pytest.approx(one.predict([1, 2], [50, 172]),
+                                                            abs=1e-4)  # fmt: skip

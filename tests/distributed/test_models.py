@@ -69,6 +69,59 @@ def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
                                    rtol=1e-6)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        dict(reg_scaling="frequency", threshold=4.0, compute_loss=True),
+        dict(reg=[3.0, 300.0, 30.0], solver="cholesky"),
+    ],
+    ids=["auto", "auto-frequency-threshold", "list-cholesky"],
+)
+def test_implicit_als_reg_search_matches_single_machine(client, ml_dask, ml_inter, params):
+    """reg="auto" (the default) and a list: the same slice, scores, choice and model as on
+    one machine, whatever the block count."""
+    from latentfactors import distributed as lfd
+
+    params = dict(n_factors=16, n_epochs=3, random_state=2, **params)
+    ref = ImplicitALS(**params).fit(ml_inter)
+    got = lfd.fit(ImplicitALS(**params), ml_dask)
+    few = lfd.fit(ImplicitALS(**params), ml_dask, n_blocks=3)
+    a, b = ref.reg_search_, got.reg_search_
+    assert a["validation_users"] == b["validation_users"] > 0
+    assert a["validation_interactions"] == b["validation_interactions"] > 0
+    assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
+    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
+    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
+    assert got.reg_ == ref.reg_ == few.reg_
+    # the fit after the search starts again from the seed's factors: the reg=<chosen> model
+    assert_same_model(got, ref, atol=1e-5)
+    assert_same_model(few, ref, atol=1e-5)
+    fixed = lfd.fit(ImplicitALS(**{**params, "reg": ref.reg_}), ml_dask)
+    assert_same_model(got, fixed, atol=1e-6)
+    if params.get("compute_loss"):
+        np.testing.assert_allclose(got.history_["train_loss"], ref.history_["train_loss"],
+                                   rtol=1e-6)  # fmt: skip
+
+
+def test_implicit_als_reg_search_without_a_slice(client):
+    """No user with 3 interactions: no slice, the fallback (30), as on one machine."""
+    import pandas as pd
+
+    from latentfactors import distributed as lfd
+    from latentfactors.data import Interactions
+
+    frame = pd.DataFrame({"user": np.repeat(np.arange(40), 2),
+                          "item": np.arange(80) % 13})  # fmt: skip
+    params = dict(n_factors=4, n_epochs=2, random_state=0)
+    got = lfd.fit(ImplicitALS(**params), frame, client)
+    ref = ImplicitALS(**params).fit(Interactions.from_dataframe(frame))
+    assert got.reg_ == ref.reg_ == 30.0
+    assert got.reg_search_ == ref.reg_search_
+    assert got.reg_search_["validation_users"] == 0
+    assert_same_model(got, ref, atol=1e-5)
+
+
 def test_svd_dsgd_matches_single_machine(client, ml_dask, ml_inter):
     """DSGD runs the single-machine SVD's blocks, order and streams: the same model."""
     from latentfactors import distributed as lfd
@@ -192,13 +245,11 @@ def test_parameters_a_dask_fit_would_ignore_are_refused(client, ml_dask, ml_inte
         # the list lacks is refused unless it keeps its default (below)
         model = cls()
         assert HONOURED[cls.__name__] <= set(model.get_params())
-        if cls is ImplicitALS:  # its default reg="auto" is refused by name (below)
-            model.set_params(reg=30.0)
         check_honoured(model)
-    for reg in ("auto", [10.0, 30.0]):
-        with pytest.raises(InvalidParameterError, match=r"ImplicitALS\(reg=.*\) chooses reg "
-                           r"on a validation slice.*pass reg as a number"):  # fmt: skip
-            lfd.fit(ImplicitALS(n_epochs=1, reg=reg), ml_dask)
+    # a bad reg is refused as model.fit refuses it, before any work on the cluster
+    with pytest.raises(InvalidParameterError, match=r"ImplicitALS\(reg='bogus'\) is not "
+                       r"valid: pass a number >= 0, 'auto'"):  # fmt: skip
+        lfd.fit(ImplicitALS(n_epochs=1, reg="bogus"), ml_dask)
 
     # SVD's reg_density reaches DSGD through the fit loop's counts: honoured, not refused
     params = dict(n_factors=4, n_epochs=2, random_state=0, reg_density=50.0)

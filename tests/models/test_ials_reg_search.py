@@ -15,7 +15,12 @@ from latentfactors.data import load_movielens, make_synthetic
 from latentfactors.exceptions import DataError
 from latentfactors.kernels import ials
 from latentfactors.models import ImplicitALS, Popularity
-from latentfactors.models.implicit_als import _VAL_MIN, _VAL_USERS, _validation_slice
+from latentfactors.models.implicit_als import (
+    _VAL_MIN,
+    _VAL_USERS,
+    HeldOut,
+    _validation_slice,
+)
 
 from ..kernels.reference_implicit import ials_exact
 
@@ -95,6 +100,51 @@ def test_validation_slice_caps_the_users():
     ptr = np.arange(0, 5 * (_VAL_USERS + 500) + 1, 5, dtype=np.int64)
     users, pos = _validation_slice(ptr, np.random.default_rng(0))
     assert len(np.unique(users)) == _VAL_USERS and len(pos) == _VAL_USERS
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=2, max_size=40), st.integers(0, 2**16),
+       st.data())  # fmt: skip
+def test_held_out_rows_of_row_ranges_concatenate_to_the_whole(counts, seed, data):
+    """What a Dask fit does: each block of consecutive users builds its part of the
+    slice from its own rows; the parts, concatenated, are the slice of the whole CSR,
+    and they split each validation user's row into held-out and seen items."""
+    ptr, idx = _csr(counts, 13, seed)
+    users, pos = _validation_slice(ptr, np.random.default_rng(seed))
+    whole = HeldOut.from_rows(ptr, idx, users, pos)
+    cut = data.draw(st.integers(0, len(counts)))
+    parts = []
+    for lo, hi in ((0, cut), (cut, len(counts))):
+        m = (users >= lo) & (users < hi)
+        if m.any():
+            local_ptr = ptr[lo : hi + 1] - ptr[lo]
+            local_idx = idx[ptr[lo] : ptr[hi]]
+            parts.append(HeldOut.from_rows(local_ptr, local_idx, users[m], pos[m] - ptr[lo], lo))
+    if not parts:
+        assert len(pos) == 0
+        return
+    joined = HeldOut.concat(parts)
+    for name in ("users", "truth_ptr", "truth_idx", "seen_ptr", "seen_idx"):
+        np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name))
+    for j, u in enumerate(whole.users):
+        row = idx[ptr[u] : ptr[u + 1]]
+        truth = whole.truth_idx[whole.truth_ptr[j] : whole.truth_ptr[j + 1]]
+        seen = whole.seen_idx[whole.seen_ptr[j] : whole.seen_ptr[j + 1]]
+        np.testing.assert_array_equal(np.sort(np.r_[truth, seen]), row)
+        assert len(truth) == max(1, len(row) // 5)
+
+
+def test_the_search_logs_each_candidate(small, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="latentfactors"):
+        model = ImplicitALS(n_factors=4, n_epochs=1, reg=[10.0, 100.0], random_state=0)
+        model.fit(small)
+    lines = [r.getMessage() for r in caplog.records if "reg search" in r.getMessage()]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("ImplicitALS reg search: reg=10, NDCG@10 0.")
+    assert lines[1].startswith("ImplicitALS reg search: reg=100, NDCG@10 0.")
+    assert lines[2] == f"ImplicitALS reg search: chose reg={model.reg_:g}"
 
 
 # ------------------------------------------------------------------ the search

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -54,13 +53,6 @@ def check_honoured(model: Any) -> None:
             f"{name}(n_threads={model.n_threads!r}) is not used by a Dask fit: each worker "
             "runs the kernels on its own threads (start workers with --nthreads N, or "
             "LocalCluster(threads_per_worker=N)); leave n_threads=None"
-        )
-    if name == "ImplicitALS" and not isinstance(model.reg, numbers.Real):
-        raise InvalidParameterError(
-            f"ImplicitALS(reg={model.reg!r}) chooses reg on a validation slice held in "
-            "memory, which the Dask fit does not do; pass reg as a number (30 was the fixed "
-            "default; the search picks 100-300 on large popularity-driven data) and "
-            "compare values with lfd.fit(..., validation=held_out)"
         )
     honoured = HONOURED[name]
     params = inspect.signature(type(model).__init__).parameters
@@ -153,7 +145,8 @@ def fit(
     ----------
     model : ALS, ImplicitALS or SVD
         An estimator, fitted in place, every parameter as for ``model.fit``
-        (ImplicitALS's ``reg_scaling="frequency"`` included) except ``n_threads``, which
+        (ImplicitALS's ``reg="auto"`` search and ``reg_scaling="frequency"`` included)
+        except ``n_threads``, which
         is refused: workers run on their own ``nthreads``. A parameter this fit does
         not implement (one a newer model adds) is refused unless it keeps its default.
     data : dask.dataframe.DataFrame, pandas.DataFrame or DaskInteractions

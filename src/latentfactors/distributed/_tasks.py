@@ -329,16 +329,8 @@ def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased
 
 
 def prepare_ials(block: dict[str, np.ndarray], scheme: str, alpha: float, epsilon: float,
-                 threshold: float | None,
-                 row_reg: tuple[float, float, float, int] | None = None
-                 ) -> dict[str, Any]:  # fmt: skip
-    """What the implicit ALS half-step needs of a block (``threshold`` binarizes).
-
-    ``row_reg = (reg, alpha0, nu, n_other)`` (``reg_scaling="frequency"``) adds ``lam``:
-    each row's penalty ``reg * (n + alpha0 * n_other) ** nu`` from its count ``n`` after
-    ``threshold``, computed as ``ImplicitALS._row_reg`` computes it (float64, then
-    float32).
-    """
+                 threshold: float | None) -> dict[str, Any]:  # fmt: skip
+    """What the implicit ALS half-step needs of a block (``threshold`` binarizes)."""
     from ..models.implicit import confidence
 
     ptr, idx, val = block["ptr"], block["idx"], block["val"]
@@ -349,16 +341,55 @@ def prepare_ials(block: dict[str, np.ndarray], scheme: str, alpha: float, epsilo
         np.cumsum(np.bincount(rows, minlength=len(ptr) - 1), out=ptr[1:])
         idx = idx[keep]
         val = np.ones(len(idx), dtype=np.float32)
-    out = {"ptr": ptr, "idx": idx, "conf": confidence(val, scheme, alpha, epsilon)}
-    if row_reg is not None:
-        reg, alpha0, nu, n_other = row_reg
-        n = np.diff(ptr).astype(np.float64)
-        out["lam"] = (float(reg) * (n + float(alpha0) * n_other) ** float(nu)).astype(np.float32)
-    return out
+    return {"ptr": ptr, "idx": idx, "conf": confidence(val, scheme, alpha, epsilon)}
+
+
+def ials_penalty(block: dict[str, Any], reg: float, alpha0: float, nu: float,
+                 n_other: int) -> dict[str, Any]:  # fmt: skip
+    """The block with ``lam`` (``reg_scaling="frequency"``): each row's penalty
+    ``reg * (n + alpha0 * n_other) ** nu`` from its count ``n`` (after ``threshold``),
+    computed as ``ImplicitALS._row_reg`` computes it (float64, then float32)."""
+    n = np.diff(block["ptr"]).astype(np.float64)
+    lam = (float(reg) * (n + float(alpha0) * n_other) ** float(nu)).astype(np.float32)
+    return {**block, "lam": lam}
 
 
 def row_penalties(block: dict[str, Any]) -> np.ndarray:
     return block["lam"]
+
+
+def row_counts(block: dict[str, Any]) -> np.ndarray:
+    return np.diff(block["ptr"])
+
+
+def ials_hold_out_users(block: dict[str, Any], lo: int, rows: np.ndarray,
+                        offsets: np.ndarray) -> tuple[dict[str, Any], Any]:  # fmt: skip
+    """The user block (its row 0 is user ``lo``) with the reg search's validation
+    entries out, and the slice's part in it (a ``HeldOut``). The entries are the
+    ``offsets``-th of users ``rows`` (ascending); out means confidence -1, which the
+    kernels read as an unobserved cell. The confidences are a copy: the block itself is
+    unchanged, for the fit that follows the search."""
+    from ..models.implicit_als import HeldOut
+
+    pos = block["ptr"][rows - lo] + offsets
+    conf = block["conf"].copy()
+    conf[pos] = -1.0
+    return {**block, "conf": conf}, HeldOut.from_rows(block["ptr"], block["idx"], rows, pos, lo)
+
+
+def ials_hold_out_items(block: dict[str, Any], lo: int, items: np.ndarray,
+                        users: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    """The item block (its row 0 is item ``lo``) with the entries ``(items, users)`` out
+    (confidence -1, in a copy of the confidences)."""
+    from ..kernels.ials import locate_entries
+
+    pos = locate_entries(block["ptr"], block["idx"], (items - lo).astype(np.int64),
+                         users.astype(np.int32))  # fmt: skip
+    if (pos < 0).any():  # pragma: no cover - the two sides hold the same entries
+        raise RuntimeError("ImplicitALS: a validation entry is missing on the item side")
+    conf = block["conf"].copy()
+    conf[pos] = -1.0
+    return {**block, "conf": conf}
 
 
 def ials_half(

@@ -180,20 +180,26 @@ class _Attempts:
 
 
 class DaskImplicitALSTrainer(_BlockTrainer):
-    """Implicit ALS (:class:`~latentfactors.models.ImplicitALS`) with its blocks on a cluster."""
+    """Implicit ALS (:class:`~latentfactors.models.ImplicitALS`) with its blocks on a cluster.
+
+    ``reg="auto"`` (or a list) is chosen as on one machine: the same validation slice
+    (drawn from the row counts, which the client has), its entries taken out of copies
+    of the blocks' confidences while the candidates are fitted (the workers then hold
+    a second copy of the confidences, 4 bytes per interaction and side, until the
+    search ends), each candidate scored on the client, where the factors are."""
 
     def __init__(self, model: Any, data: DaskInteractions, seed: int, *, n_blocks: int,
                  max_retries: int = 3, keep_seen: bool = False) -> None:  # fmt: skip
-        rng = np.random.default_rng(seed)
+        self.seed = int(seed)
         f = int(model.n_factors)
-        self.X = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
-        self.Y = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
-        self.reg = np.float32(model.reg)
+        self.init_std = float(model.init_std)
+        self.X = np.empty((data.n_users, f), dtype=np.float32)
+        self.Y = np.empty((data.n_items, f), dtype=np.float32)
+        self._init_factors()
         # reg_scaling="frequency": each row's penalty reg * (n + alpha0 * n_other) ** nu
         # goes into its own system (``lam`` in the blocks), none into the Gram matrix
         self.scaled = model.reg_scaling == "frequency"
-        self.row_reg = (float(model.reg), float(model.reg_alpha0), float(model.reg_nu))
-        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if self.scaled else self.reg)
+        self.row_reg = (float(model.reg_alpha0), float(model.reg_nu))
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
         self.compute_loss = bool(model.compute_loss)
@@ -203,15 +209,8 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
         self._setup(data, n_blocks, max_retries, keep_seen)
-        # the item-side penalties (n_items floats, as the factors) for the objective
-        self.i_reg = None
-        if self.scaled and self.compute_loss:
-            parts = self.client.gather([self.client.submit(T.row_penalties, b)
-                                        for b in self.i_blocks])  # fmt: skip
-            self.i_reg = np.concatenate(parts)
-        self.nnz = int(
-            sum(self.client.gather([self.client.submit(_nnz, b) for b in self.u_blocks]))
-        )
+        base_u, base_i = self.u_blocks, self.i_blocks  # without penalties
+        self.nnz = int(sum(self.client.gather([self.client.submit(_nnz, b) for b in base_u])))
         if self.nnz == 0:
             from ..exceptions import DataError
 
@@ -219,13 +218,90 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                 f"{type(model).__name__}: no interaction reaches threshold={model.threshold} "
                 f"(values range {data.value_min:g}..{data.value_max:g})"
             )
+        self.search: dict[str, Any] | None = None
+        candidates = model._reg_candidates()
+        reg = model._fallback_reg()
+        if len(candidates) > 1 or isinstance(model.reg, str):
+            self.search_reg(candidates, reg, base_u, base_i)
+            reg = self.search["chosen"]
+        self._use_reg(reg, base_u, base_i)
+        # the item-side penalties (n_items floats, as the factors) for the objective
+        self.i_reg = None
+        if self.scaled and self.compute_loss:
+            parts = self.client.gather([self.client.submit(T.row_penalties, b)
+                                        for b in self.i_blocks])  # fmt: skip
+            self.i_reg = np.concatenate(parts)
+
+    def _init_factors(self) -> None:
+        """The initial factors of this seed, as the single-machine trainer draws them."""
+        rng = np.random.default_rng(self.seed)
+        self.X[...] = rng.standard_normal(self.X.shape) * self.init_std
+        self.Y[...] = rng.standard_normal(self.Y.shape) * self.init_std
 
     def _prepare(self, block: Any, side: int) -> Any:
-        row_reg = None
-        if self.scaled:
-            n_other = self.data.n_items if side == 0 else self.data.n_users
-            row_reg = (*self.row_reg, int(n_other))
-        return self.client.submit(T.prepare_ials, block, *self.params, row_reg)
+        return self.client.submit(T.prepare_ials, block, *self.params)
+
+    def _use_reg(self, reg: float, u_blocks: list[Any], i_blocks: list[Any]) -> None:
+        """Train at ``reg`` on these (unpenalised) blocks from now on."""
+        self.reg = np.float32(reg)
+        f = self.X.shape[1]
+        self.eye = np.eye(f, dtype=np.float32) * (np.float32(0.0) if self.scaled else self.reg)
+        if not self.scaled:
+            self.u_blocks, self.i_blocks = list(u_blocks), list(i_blocks)
+            return
+        submit, (alpha0, nu) = self.client.submit, self.row_reg
+        self.u_blocks = [submit(T.ials_penalty, b, float(reg), alpha0, nu, self.data.n_items)
+                         for b in u_blocks]  # fmt: skip
+        self.i_blocks = [submit(T.ials_penalty, b, float(reg), alpha0, nu, self.data.n_users)
+                         for b in i_blocks]  # fmt: skip
+
+    def search_reg(self, candidates: tuple[float, ...], fallback: float, base_u: list[Any],
+                   base_i: list[Any]) -> None:  # fmt: skip
+        """The single-machine search (``_IALSTrainer.search_reg``) on the blocks; the
+        factors are re-drawn from the seed afterwards."""
+        from ..models import implicit_als as M
+
+        client = self.client
+        counts = np.concatenate(client.gather([client.submit(T.row_counts, b) for b in base_u]))
+        rows, offsets = M.slice_entries(counts, M.slice_rng(self.seed))
+        if len(rows) == 0:
+            self.search = M.search_record(candidates, None, fallback)
+            return
+        held_u, parts = list(base_u), []
+        for b, (lo, hi) in enumerate(zip(self.u_bounds[:-1], self.u_bounds[1:])):
+            m = (rows >= lo) & (rows < hi)
+            if m.any():
+                out = client.submit(T.ials_hold_out_users, base_u[b], int(lo), rows[m],
+                                    offsets[m])  # fmt: skip
+                held_u[b] = client.submit(T.pick, out, 0)
+                parts.append(client.submit(T.pick, out, 1))
+        held = M.HeldOut.concat(client.gather(parts))
+        users = np.repeat(held.users, np.diff(held.truth_ptr))
+        items = held.truth_idx
+        held_i = list(base_i)
+        for b, (lo, hi) in enumerate(zip(self.i_bounds[:-1], self.i_bounds[1:])):
+            m = (items >= lo) & (items < hi)
+            if m.any():
+                held_i[b] = client.submit(T.ials_hold_out_items, base_i[b], int(lo), items[m],
+                                          users[m])  # fmt: skip
+        del parts
+
+        def fit(reg: float) -> None:
+            self._use_reg(reg, held_u, held_i)
+            for e in range(M._VAL_EPOCHS):
+                what = f"ImplicitALS reg search, reg={reg:g}, epoch {e + 1}"
+                self._side(self.i_blocks, self.i_bounds, self.Y, self.X, f"{what}, items", False)
+                self._side(self.u_blocks, self.u_bounds, self.X, self.Y, f"{what}, users", False)
+
+        self.search = M.run_search(candidates, held, fit, lambda: held.score(self.X, self.Y))
+        # drop the copies with the slice out (the workers free them)
+        self.u_blocks, self.i_blocks = [], []
+        held_u.clear()
+        held_i.clear()
+        self._init_factors()
+
+    def fitted_scalars(self) -> dict[str, Any]:
+        return {} if self.search is None else {"reg_search": self.search}
 
     def _side(self, blocks, bounds, X, Y, what: str, loss: bool) -> float:
         """Update the rows of ``X`` (one block per task) against fixed ``Y``."""

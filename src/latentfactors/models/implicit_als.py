@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -13,6 +14,8 @@ from ..exceptions import DataError, InvalidParameterError
 from ._fitting import Trainer
 from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
+
+logger = logging.getLogger("latentfactors")
 
 __all__ = ["ImplicitALS", "ImplicitModel"]
 
@@ -46,8 +49,9 @@ class ImplicitALS(ImplicitModel):
         initial factors for ``n_epochs`` at that value on all the data, so it is the
         model ``reg=<chosen>`` gives. A sequence searches its own values the same way;
         a number is used as it is. The choice is ``reg_``, the search ``reg_search_``
-        (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs; the Dask fit
-        does not run it (it asks for a number). With too little data for a slice
+        (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs (logged at INFO on the
+        "latentfactors" logger, one line per candidate); a Dask fit runs the same search
+        on its blocks and chooses the same value. With too little data for a slice
         (no user with 3 interactions) "auto" uses 30 (0.01 frequency-scaled).
 
         Why: no fixed value held across the data sets of
@@ -349,64 +353,33 @@ class _IALSTrainer(Trainer):
         """Choose ``reg`` among ``candidates`` (ascending) on a validation slice of the
         training rows (see ``ImplicitALS``'s ``reg``), then restart from the initial
         factors at the choice. Without enough data for a slice, ``fallback``."""
-        from .._metrics import ndcg_per_user
-        from .scoring import top_n
-
-        rows, pos = _validation_slice(self.u_ptr, np.random.default_rng([self.seed, 7]))
-        record: dict[str, Any] = {"candidates": [float(c) for c in candidates],
-                                  "scores": [], "metric": "ndcg@10",
-                                  "validation_users": len(np.unique(rows)),
-                                  "validation_interactions": len(pos)}  # fmt: skip
+        rows, pos = _validation_slice(self.u_ptr, slice_rng(self.seed))
         if len(pos) == 0:
-            record["chosen"] = float(fallback)
-            record["scores"] = [None] * len(candidates)
-            record["standard_errors"] = [None] * len(candidates)
-            self.search = record
+            self.search = search_record(candidates, None, fallback)
             self._set_reg(fallback)
             return
-        items = self.u_idx[pos]
-        ipos = self.k.locate_entries(self.i_ptr, self.i_idx, items.astype(np.int64),
+        held = HeldOut.from_rows(self.u_ptr, self.u_idx, rows, pos)
+        ipos = self.k.locate_entries(self.i_ptr, self.i_idx, held.truth_idx.astype(np.int64),
                                      rows.astype(np.int32))  # fmt: skip
         if (ipos < 0).any():  # pragma: no cover - the two sides hold the same entries
             raise RuntimeError("ImplicitALS: a validation entry is missing on the item side")
         u_saved, i_saved = self.u_conf[pos].copy(), self.i_conf[ipos].copy()
-        # the validation users' own rows without the held-out entries, for ranking
-        users = np.unique(rows)
-        n_held = np.bincount(np.searchsorted(users, rows), minlength=len(users))
-        starts, lengths = self.u_ptr[users], np.diff(self.u_ptr)[users]
-        flat = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
-            lengths.sum()
-        )  # every entry of those users, in order
-        held = np.zeros(len(flat), dtype=bool)
-        held[np.searchsorted(flat, pos)] = True
-        seen_idx = self.u_idx[flat[~held]].astype(np.int32)
-        seen_ptr = np.r_[0, np.cumsum(lengths - n_held)].astype(np.int64)
-        truth_ptr = np.r_[0, np.cumsum(n_held)].astype(np.int64)
-        truth_idx = items  # grouped by user, ascending: pos is ascending
-        del flat, held
-        per_user = []
-        zeros = np.zeros(len(users), dtype=np.float32)
+
+        def fit(reg: float) -> None:
+            self._set_reg(reg)
+            for _ in range(_VAL_EPOCHS):
+                self._epoch_steps()
+
         try:
             # out of the data while the candidates are fitted: unobserved cells, as a
             # held-out test item is to a model trained without it
             self.u_conf[pos] = -1.0
             self.i_conf[ipos] = -1.0
-            for reg in candidates:
-                self._set_reg(reg)
-                for _ in range(_VAL_EPOCHS):
-                    self._epoch_steps()
-                top, _ = top_n(self.X[users], zeros, 0.0, self.Y, np.ascontiguousarray(self.Y.T),
-                               self.zeros_i, 10, (seen_ptr, seen_idx))  # fmt: skip
-                per_user.append(ndcg_per_user(top, truth_ptr, truth_idx, 10))
+            self.search = run_search(candidates, held, fit, lambda: held.score(self.X, self.Y))
         finally:
             self.u_conf[pos] = u_saved
             self.i_conf[ipos] = i_saved
-        chosen, errors = _choose(candidates, per_user)
-        record["scores"] = [float(s.mean()) for s in per_user]
-        record["standard_errors"] = errors
-        record["chosen"] = chosen
-        self.search = record
-        self._set_reg(chosen)
+        self._set_reg(self.search["chosen"])
         self._init_factors()
 
     def fitted_scalars(self) -> dict[str, Any]:
@@ -472,11 +445,17 @@ def _choose(candidates, per_user: list[np.ndarray]) -> tuple[float, list[float]]
     return float(candidates[min(ok)]), errors
 
 
-def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
-    """(user of each held-out entry, its position in the CSR), positions ascending: up
-    to ``_VAL_USERS`` users with ``_VAL_MIN`` or more entries, ``max(1, n // 5)`` of each
-    one's ``n`` entries, drawn by ``rng``."""
-    counts = np.diff(indptr)
+def slice_rng(seed: int) -> np.random.Generator:
+    """The draws of the validation slice of a fit with this seed."""
+    return np.random.default_rng([seed, 7])
+
+
+def slice_entries(counts: np.ndarray, rng: np.random.Generator):
+    """(user, place in the user's row) of each held-out entry of the validation slice of
+    rows with these ``counts``, ascending: up to ``_VAL_USERS`` users with ``_VAL_MIN`` or
+    more entries, ``max(1, n // 5)`` of each one's ``n`` entries, drawn by ``rng``. Only
+    the counts are needed, so a Dask fit draws the same slice from its row counts."""
+    counts = np.asarray(counts)
     eligible = np.flatnonzero(counts >= _VAL_MIN)
     if len(eligible) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -490,5 +469,104 @@ def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = offset
     take = rank < np.maximum(1, n // 5)[owner]
-    pos = indptr[users][owner[take]] + offset[take]
-    return users[owner[take]].astype(np.int64), pos.astype(np.int64)
+    return users[owner[take]].astype(np.int64), offset[take].astype(np.int64)
+
+
+def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
+    """(user of each held-out entry, its position in the CSR), positions ascending (see
+    :func:`slice_entries`)."""
+    rows, offset = slice_entries(np.diff(indptr), rng)
+    return rows, (indptr[rows] + offset).astype(np.int64)
+
+
+class HeldOut:
+    """The validation slice as the ranking sees it: the validation users (ascending),
+    each one's held-out items (``truth``) and its remaining training items (``seen``,
+    left out of its ranking), as CSR rows aligned with ``users``."""
+
+    def __init__(self, users, truth_ptr, truth_idx, seen_ptr, seen_idx) -> None:
+        self.users = users
+        self.truth_ptr, self.truth_idx = truth_ptr, truth_idx
+        self.seen_ptr, self.seen_idx = seen_ptr, seen_idx
+
+    @classmethod
+    def from_rows(cls, indptr, indices, rows, pos, first_row: int = 0) -> HeldOut:
+        """From a CSR (``indptr``, ``indices``; its row 0 is user ``first_row``) and its
+        held-out entries: their users ``rows`` (ascending) and positions ``pos``."""
+        local = np.unique(rows) - first_row
+        n_held = np.bincount(np.searchsorted(local, rows - first_row), minlength=len(local))
+        starts, lengths = indptr[local], np.diff(indptr)[local]
+        flat = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(
+            lengths.sum()
+        )  # every entry of those users, in order
+        held = np.zeros(len(flat), dtype=bool)
+        held[np.searchsorted(flat, pos)] = True
+        return cls(
+            (local + first_row).astype(np.int64),
+            np.r_[0, np.cumsum(n_held)].astype(np.int64),
+            indices[pos].astype(np.int32),  # grouped by user, ascending: pos is ascending
+            np.r_[0, np.cumsum(lengths - n_held)].astype(np.int64),
+            indices[flat[~held]].astype(np.int32),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[HeldOut]) -> HeldOut:
+        """The slices of consecutive user ranges as one."""
+
+        def ptr(name: str) -> np.ndarray:
+            counts = np.concatenate([np.diff(getattr(p, name)) for p in parts])
+            return np.r_[0, np.cumsum(counts)].astype(np.int64)
+
+        def cat(name: str, dtype) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in parts]).astype(dtype)
+
+        return cls(cat("users", np.int64), ptr("truth_ptr"), cat("truth_idx", np.int32),
+                   ptr("seen_ptr"), cat("seen_idx", np.int32))  # fmt: skip
+
+    def score(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """NDCG@10 of each validation user, ranking every item not in its ``seen``."""
+        from .._metrics import ndcg_per_user
+        from .scoring import top_n
+
+        zeros = np.zeros(len(self.users), dtype=np.float32)
+        top, _ = top_n(X[self.users], zeros, 0.0, Y, np.ascontiguousarray(Y.T),
+                       np.zeros(len(Y), dtype=np.float32), 10,
+                       (self.seen_ptr, self.seen_idx))  # fmt: skip
+        return ndcg_per_user(top, self.truth_ptr, self.truth_idx, 10)
+
+
+def search_record(candidates, held: HeldOut | None, fallback: float) -> dict[str, Any]:
+    """The ``reg_search_`` record of a search without a slice (``held`` None: the
+    ``fallback`` is chosen), or its start (scores to come)."""
+    n_users = 0 if held is None else len(held.users)
+    n_entries = 0 if held is None else len(held.truth_idx)
+    record: dict[str, Any] = {"candidates": [float(c) for c in candidates], "scores": [],
+                              "metric": "ndcg@10", "validation_users": n_users,
+                              "validation_interactions": n_entries}  # fmt: skip
+    if held is None:
+        record["chosen"] = float(fallback)
+        record["scores"] = [None] * len(candidates)
+        record["standard_errors"] = [None] * len(candidates)
+    return record
+
+
+def run_search(candidates, held: HeldOut, fit, score) -> dict[str, Any]:
+    """Fit each candidate in turn (``fit(reg)``, warm from the one before), score it
+    (``score()``: the per-user NDCG on ``held``) and choose; the ``reg_search_`` record."""
+    import time
+
+    per_user = []
+    for reg in candidates:
+        t0 = time.perf_counter()
+        fit(float(reg))
+        per_user.append(score())
+        logger.info("ImplicitALS reg search: reg=%g, NDCG@10 %.4f on %d validation users "
+                    "(%.2f s)", reg, per_user[-1].mean(), len(held.users),
+                    time.perf_counter() - t0)  # fmt: skip
+    chosen, errors = _choose(candidates, per_user)
+    logger.info("ImplicitALS reg search: chose reg=%g", chosen)
+    record = search_record(candidates, held, chosen)
+    record["scores"] = [float(s.mean()) for s in per_user]
+    record["standard_errors"] = errors
+    record["chosen"] = chosen
+    return record
