@@ -116,6 +116,41 @@ def test_worker_killed_during_a_step(fresh, parquet_dir, ml_inter, model):
     assert_same_model(got, model.clone().fit(ml_inter), atol=1e-5)
 
 
+def test_worker_killed_during_the_reg_search(fresh, parquet_dir, ml_inter):
+    """reg="auto": a worker killed between two candidates of the search loses the blocks
+    with the slice taken out; they are rebuilt from their lineage and the search ends
+    with the single-machine scores, choice and model."""
+    import logging
+
+    from latentfactors import distributed as lfd
+
+    client, cluster = fresh
+    data = lfd.from_dask_dataframe(dd.read_parquet(parquet_dir), client, rating="rating")
+    killed: list[int] = []
+
+    class KillAfterFirstCandidate(logging.Handler):
+        def emit(self, record):
+            if "reg search: reg=" in record.getMessage() and not killed:
+                killed.append(_kill_one_worker(cluster))
+
+    handler = KillAfterFirstCandidate(logging.INFO)
+    log = logging.getLogger("latentfactors")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    params = dict(n_factors=8, n_epochs=3, random_state=3)
+    try:
+        got = lfd.fit(ImplicitALS(**params), data)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert killed
+    ref = ImplicitALS(**params).fit(ml_inter)
+    assert got.reg_ == ref.reg_
+    np.testing.assert_allclose(got.reg_search_["scores"], ref.reg_search_["scores"], atol=1e-4)
+    assert_same_model(got, ref, atol=1e-5)
+
+
 ROWS_PER_PART = 50_000
 N_PARTS = 60  # 3M rows, about 1.8 GB as pandas holds them
 
