@@ -133,6 +133,9 @@ def test_fit_formats_and_models(runner, tmp_path):
                                "--no-header", "--model", "implicit-als", "--implicit",
                                "--factors", "4", "-o", str(out)])  # fmt: skip
     assert res.exit_code == 0, res.output
+    # the reg="auto" search runs before the first epoch: its lines come as they are made
+    assert "ImplicitALS reg search: reg=10, NDCG@10 0." in res.output
+    assert "ImplicitALS reg search: chose reg=" in res.output
     res = runner.invoke(main, ["recommend", str(out), "--user", "1", "-n", "3"])
     assert res.exit_code == 0 and "top 3 for user 1" in res.output
 

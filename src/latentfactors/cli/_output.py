@@ -8,6 +8,7 @@ title is shown as written, never taken for markup.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import click
@@ -59,12 +60,26 @@ def table(title: str, columns: list[str], rows: list[list[Any]]):
     return t
 
 
+class _SearchLines(logging.Handler):
+    """Prints the "latentfactors.search" lines (a search that runs before the first
+    epoch, such as ImplicitALS's ``reg="auto"``) above the progress bar."""
+
+    def __init__(self, progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.progress.console.print(esc(record.getMessage()))
+
+
 class ProgressCallback(Callback):
-    """A rich progress bar fed by the models' epoch callbacks."""
+    """A rich progress bar fed by the models' epoch callbacks; the lines of a search
+    that runs before the first epoch are printed above it as they come."""
 
     def __init__(self, label: str, enabled: bool = True) -> None:
         self.label = label
         self.enabled = enabled
+        self._handler: logging.Handler | None = None
 
     def __enter__(self):
         if self.enabled:
@@ -77,11 +92,20 @@ class ProgressCallback(Callback):
             )  # fmt: skip
             self.progress.start()
             self.task = None
+            search = logging.getLogger("latentfactors.search")
+            self._handler, self._level = _SearchLines(self.progress), search.level
+            search.addHandler(self._handler)
+            search.setLevel(logging.INFO)
         return self
 
     def __exit__(self, *exc):
         if self.enabled:
             self.progress.stop()
+        if self._handler is not None:
+            search = logging.getLogger("latentfactors.search")
+            search.removeHandler(self._handler)
+            search.setLevel(self._level)
+            self._handler = None
 
     # the Callback protocol
     def on_fit_start(self, model, n_epochs):

@@ -15,7 +15,8 @@ from ._fitting import Trainer
 from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
 
-logger = logging.getLogger("latentfactors")
+#: the search's progress, one line per candidate (the command line prints it)
+search_log = logging.getLogger("latentfactors.search")
 
 __all__ = ["ImplicitALS", "ImplicitModel"]
 
@@ -49,10 +50,11 @@ class ImplicitALS(ImplicitModel):
         initial factors for ``n_epochs`` at that value on all the data, so it is the
         model ``reg=<chosen>`` gives. A sequence searches its own values the same way;
         a number is used as it is. The choice is ``reg_``, the search ``reg_search_``
-        (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs (logged at INFO on the
-        "latentfactors" logger, one line per candidate); a Dask fit runs the same search
-        on its blocks and chooses the same value. With too little data for a slice
-        (no user with 3 interactions) "auto" uses 30 (0.01 frequency-scaled).
+        (candidates, mean NDCG@10, standard errors). The search costs about 10 epochs
+        and logs one line per candidate at INFO on the "latentfactors.search" logger
+        (``latentfactors fit`` prints them); a Dask fit runs the same search on its
+        blocks and chooses the same value. With too little data for a slice (no user
+        with 3 interactions) "auto" uses 30 (0.01 frequency-scaled).
 
         Why: no fixed value held across the data sets of
         ``benchmarks/results/defaults-lodo.md``. 30 ranked best on MovieLens 100K and
@@ -560,11 +562,11 @@ def run_search(candidates, held: HeldOut, fit, score) -> dict[str, Any]:
         t0 = time.perf_counter()
         fit(float(reg))
         per_user.append(score())
-        logger.info("ImplicitALS reg search: reg=%g, NDCG@10 %.4f on %d validation users "
+        search_log.info("ImplicitALS reg search: reg=%g, NDCG@10 %.4f on %d validation users "
                     "(%.2f s)", reg, per_user[-1].mean(), len(held.users),
                     time.perf_counter() - t0)  # fmt: skip
     chosen, errors = _choose(candidates, per_user)
-    logger.info("ImplicitALS reg search: chose reg=%g", chosen)
+    search_log.info("ImplicitALS reg search: chose reg=%g", chosen)
     record = search_record(candidates, held, chosen)
     record["scores"] = [float(s.mean()) for s in per_user]
     record["standard_errors"] = errors
