@@ -113,7 +113,7 @@ class DaskALSTrainer(_BlockTrainer):
         self.biased = bool(model.biased)
         # the model's solver: "exact" rows, or warm-started CG steps (newer ALS versions)
         self.cg = getattr(model, "solver", "exact") == "cg"
-        self.cg_steps = int(getattr(model, "cg_steps", 3))
+        self.cg_steps = int(model.cg_steps)
         self.n = len(data)
         self._setup(data, n_blocks, max_retries, keep_seen)
 
