@@ -84,8 +84,8 @@ def make_models(k: int, epochs: int, names) -> dict:
 
     every = {
         # exact row solves, as Spark's ALS does; "ALS-cg" is ALS's default (3 CG steps)
-        "ALS": ALS(n_factors=k, n_epochs=epochs, random_state=0, solver="exact"),
-        "ALS-cg": ALS(n_factors=k, n_epochs=epochs, random_state=0),
+        "ALS": ALS(n_factors=k, n_epochs=epochs, reg=0.1, random_state=0, solver="exact"),
+        "ALS-cg": ALS(n_factors=k, n_epochs=epochs, reg=0.1, random_state=0),
         "ImplicitALS": ImplicitALS(n_factors=k, n_epochs=epochs, reg=30.0, random_state=0),
         "SVD": SVD(n_factors=k, n_epochs=epochs, random_state=0),
     }

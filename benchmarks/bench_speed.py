@@ -82,9 +82,11 @@ def als_vs_svd(quick: bool) -> list[dict]:
         for label, make in (
             ("SVD", lambda e: lf.SVD(n_factors=50, n_epochs=e, n_threads=THREADS, random_state=0)),
             ("ALS (cg)", lambda e: lf.ALS(n_factors=50, n_epochs=e, n_threads=THREADS,
-                                          random_state=0)),
+                                          reg=0.1, random_state=0)),
             ("ALS (exact)", lambda e: lf.ALS(n_factors=50, n_epochs=e, n_threads=THREADS,
-                                             random_state=0, solver="exact")),
+                                             reg=0.1, random_state=0, solver="exact")),
+            ('ALS (cg), reg="auto" search included',
+             lambda e: lf.ALS(n_factors=50, n_epochs=e, n_threads=THREADS, random_state=0)),
         ):  # fmt: skip
             make(1).fit(warm)
             holder = {}

@@ -29,6 +29,28 @@ def test_als_matches_single_machine(client, ml_dask, ml_inter):
         np.testing.assert_array_equal(getattr(many, name), getattr(got, name))
 
 
+@pytest.mark.parametrize("params", [{}, dict(solver="exact", weighted=False, n_epochs=2)],
+                         ids=["auto-cg", "auto-exact-unweighted"])  # fmt: skip
+def test_als_reg_search_matches_single_machine(client, ml_dask, ml_inter, params):
+    """ALS's default reg="auto": the same slice, scores, choice and model as on one
+    machine, whatever the block count."""
+    from latentfactors import distributed as lfd
+
+    params = {**dict(n_factors=8, n_epochs=3, random_state=4), **params}
+    ref = ALS(**params).fit(ml_inter)
+    got = lfd.fit(ALS(**params), ml_dask)
+    few = lfd.fit(ALS(**params), ml_dask, n_blocks=3)
+    a, b = ref.reg_search_, got.reg_search_
+    assert a["validation_users"] == b["validation_users"] > 0
+    assert a["validation_interactions"] == b["validation_interactions"] > 0
+    assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
+    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
+    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
+    assert got.reg_ == ref.reg_ == few.reg_
+    assert_same_model(got, ref)
+    assert_same_model(few, ref)
+
+
 @pytest.mark.parametrize("solver", ["exact", "cg"])
 def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
     from latentfactors import distributed as lfd

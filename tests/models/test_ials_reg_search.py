@@ -15,12 +15,10 @@ from latentfactors.data import load_movielens, make_synthetic
 from latentfactors.exceptions import DataError
 from latentfactors.kernels import ials
 from latentfactors.models import ImplicitALS, Popularity
-from latentfactors.models.implicit_als import (
-    _VAL_MIN,
-    _VAL_USERS,
-    HeldOut,
-    _validation_slice,
-)
+from latentfactors.models._regsearch import VAL_MIN as _VAL_MIN
+from latentfactors.models._regsearch import VAL_USERS as _VAL_USERS
+from latentfactors.models._regsearch import validation_slice as _validation_slice
+from latentfactors.models.implicit_als import HeldOut
 
 from ..kernels.reference_implicit import ials_exact
 

@@ -145,7 +145,8 @@ def fit(
     ----------
     model : ALS, ImplicitALS or SVD
         An estimator, fitted in place, every parameter as for ``model.fit``
-        (ImplicitALS's ``reg="auto"`` search and ``reg_scaling="frequency"`` included)
+        (the ``reg="auto"`` search of ALS and ImplicitALS and ImplicitALS's
+        ``reg_scaling="frequency"`` included)
         except ``n_threads``, which
         is refused: workers run on their own ``nthreads``. A parameter this fit does
         not implement (one a newer model adds) is refused unless it keeps its default.

@@ -288,6 +288,32 @@ def prepare_als(block: dict[str, np.ndarray], mu: float, reg: float, reg_bias: f
     return out
 
 
+def als_drop_users(block: dict[str, np.ndarray], lo: int, rows: np.ndarray,
+                   offsets: np.ndarray) -> tuple[dict[str, np.ndarray], tuple]:  # fmt: skip
+    """The raw user block (its row 0 is user ``lo``) without the reg search's validation
+    ratings (the ``offsets``-th of users ``rows``), and those ratings as
+    ``(users, items, ratings)``."""
+    from ..models._regsearch import without
+
+    pos = block["ptr"][rows - lo] + offsets
+    ptr, (idx, val) = without(block["ptr"], [block["idx"], block["val"]], pos)
+    return {"ptr": ptr, "idx": idx, "val": val}, (rows, block["idx"][pos], block["val"][pos])
+
+
+def als_drop_items(block: dict[str, np.ndarray], lo: int, items: np.ndarray,
+                   users: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """The raw item block (its row 0 is item ``lo``) without the ratings ``(items, users)``."""
+    from ..kernels.ials import locate_entries
+    from ..models._regsearch import without
+
+    pos = locate_entries(block["ptr"], block["idx"], (items - lo).astype(np.int64),
+                         users.astype(np.int32))  # fmt: skip
+    if (pos < 0).any():  # pragma: no cover - the two sides hold the same entries
+        raise RuntimeError("ALS: a validation rating is missing on the item side")
+    ptr, (idx, val) = without(block["ptr"], [block["idx"], block["val"]], pos)
+    return {"ptr": ptr, "idx": idx, "val": val}
+
+
 def als_half(block: dict[str, Any], fixed: tuple[np.ndarray, np.ndarray], biased: bool,
              loss: bool = False, mu: float = 0.0,
              warm: tuple[np.ndarray, np.ndarray] | None = None,

@@ -75,6 +75,7 @@ class _BlockTrainer(Trainer):
         self.i_bounds = range_bounds(data.item_counts, n_blocks)
         raw_u = row_blocks(data, 0, self.u_bounds)
         raw_i = row_blocks(data, 1, self.i_bounds)
+        self.raw = (raw_u, raw_i)  # a trainer that needs them after setup keeps them
         self.u_blocks = [self._prepare(b, 0) for b in raw_u]
         self.i_blocks = [self._prepare(b, 1) for b in raw_i]
         # surface bad input (duplicate pairs) now, as one clear error
@@ -102,20 +103,102 @@ class DaskALSTrainer(_BlockTrainer):
 
     def __init__(self, model: Any, data: DaskInteractions, seed: int, *, n_blocks: int,
                  max_retries: int = 3, keep_seen: bool = False) -> None:  # fmt: skip
-        rng = np.random.default_rng(seed)
+        self.seed, self.init_std = int(seed), float(model.init_std)
         f = int(model.n_factors)
-        self.P = (rng.standard_normal((data.n_users, f)) * model.init_std).astype(np.float32)
-        self.Q = (rng.standard_normal((data.n_items, f)) * model.init_std).astype(np.float32)
-        self.bu = np.zeros(data.n_users, dtype=np.float32)
-        self.bi = np.zeros(data.n_items, dtype=np.float32)
+        self.P = np.empty((data.n_users, f), dtype=np.float32)
+        self.Q = np.empty((data.n_items, f), dtype=np.float32)
+        self.bu = np.empty(data.n_users, dtype=np.float32)
+        self.bi = np.empty(data.n_items, dtype=np.float32)
+        self._init_factors()
         self.mu = float(data.global_mean)
-        self.params = (self.mu, float(model.reg), float(model.reg_bias), bool(model.weighted))
+        self.reg_bias, self.weighted = float(model.reg_bias), bool(model.weighted)
+        self.params = (self.mu, float(model._fallback_reg()), self.reg_bias, self.weighted)
         self.biased = bool(model.biased)
-        # the model's solver: "exact" rows, or warm-started CG steps (newer ALS versions)
-        self.cg = getattr(model, "solver", "exact") == "cg"
+        # the model's solver: "exact" rows, or warm-started CG steps
+        self.cg = model.solver == "cg"
         self.cg_steps = int(model.cg_steps)
         self.n = len(data)
         self._setup(data, n_blocks, max_retries, keep_seen)
+        raw_u, raw_i = self.raw
+        self.search: dict[str, Any] | None = None
+        if model._searches_reg():
+            self.search_reg(model._reg_candidates(), model._fallback_reg(), raw_u, raw_i)
+            self._use_reg(self.search["chosen"], raw_u, raw_i)
+        self.raw = None  # the prepared blocks are what the fit needs from here on
+
+    def _init_factors(self) -> None:
+        """The initial factors of this seed, as the single-machine trainer draws them."""
+        rng = np.random.default_rng(self.seed)
+        self.P[...] = rng.standard_normal(self.P.shape) * self.init_std
+        self.Q[...] = rng.standard_normal(self.Q.shape) * self.init_std
+        self.bu[...] = 0.0
+        self.bi[...] = 0.0
+
+    def _use_reg(self, reg: float, raw_u: list[Any], raw_i: list[Any]) -> None:
+        """Train at ``reg`` on the blocks prepared from these raw ones from now on."""
+        self.params = (self.mu, float(reg), self.reg_bias, self.weighted)
+        self.u_blocks = [self._prepare(b, 0) for b in raw_u]
+        self.i_blocks = [self._prepare(b, 1) for b in raw_i]
+
+    def search_reg(self, candidates: tuple[float, ...], fallback: float, raw_u: list[Any],
+                   raw_i: list[Any]) -> None:  # fmt: skip
+        """The single-machine search (``_ALSTrainer.search_reg``) on the blocks: the same
+        slice (drawn from the user counts), out of both sides' blocks while the
+        candidates train, scored on the client; the factors are re-drawn afterwards."""
+        from ..models import _regsearch as R
+        from ..models.als import VAL_EPOCHS, _choose_rmse
+
+        client = self.client
+        rows, offsets = R.slice_entries(np.asarray(self.data.user_counts), R.slice_rng(self.seed))
+        if len(rows) == 0:
+            self.search = R.search_record(candidates, 0, 0, "rmse", fallback)
+            return
+        held_u, parts = list(raw_u), []
+        for b, (lo, hi) in enumerate(zip(self.u_bounds[:-1], self.u_bounds[1:])):
+            m = (rows >= lo) & (rows < hi)
+            if m.any():
+                out = client.submit(T.als_drop_users, raw_u[b], int(lo), rows[m], offsets[m])
+                held_u[b] = client.submit(T.pick, out, 0)
+                parts.append(client.submit(T.pick, out, 1))
+        got = client.gather(parts)
+        users = np.concatenate([g[0] for g in got]).astype(np.int64)
+        items = np.concatenate([g[1] for g in got]).astype(np.int64)
+        truth = np.concatenate([g[2] for g in got]).astype(np.float64)
+        held_i = list(raw_i)
+        for b, (lo, hi) in enumerate(zip(self.i_bounds[:-1], self.i_bounds[1:])):
+            m = (items >= lo) & (items < hi)
+            if m.any():
+                held_i[b] = client.submit(T.als_drop_items, raw_i[b], int(lo), items[m],
+                                          users[m])  # fmt: skip
+        del parts
+
+        def fit(reg: float) -> None:
+            self._use_reg(reg, held_u, held_i)
+            for e in range(VAL_EPOCHS):
+                self.epoch(e)
+
+        def score() -> np.ndarray:
+            pred = (
+                self.mu
+                + self.bu[users].astype(np.float64)
+                + self.bi[items]
+                + np.einsum("ij,ij->i", self.P[users], self.Q[items], dtype=np.float64)
+            )
+            return (pred - truth) ** 2  # fmt: skip
+
+        record = R.run_search("ALS", candidates[::-1], fit, score,
+                              lambda e: float(np.sqrt(e.mean())), _choose_rmse, "RMSE",
+                              len(np.unique(users)), len(users))  # fmt: skip
+        for key in ("candidates", "scores", "standard_errors"):
+            record[key] = record[key][::-1]
+        self.search = record
+        self.u_blocks, self.i_blocks = [], []
+        held_u.clear()
+        held_i.clear()
+        self._init_factors()
+
+    def fitted_scalars(self) -> dict[str, Any]:
+        return {} if self.search is None else {"reg_search": self.search}
 
     def _prepare(self, block: Any, side: int) -> Any:
         return self.client.submit(T.prepare_als, block, *self.params, self.cg)
@@ -209,6 +292,7 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
         self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
         self._setup(data, n_blocks, max_retries, keep_seen)
+        self.raw = None  # the prepared blocks hold what the fit needs
         base_u, base_i = self.u_blocks, self.i_blocks  # without penalties
         self.nnz = int(sum(self.client.gather([self.client.submit(_nnz, b) for b in base_u])))
         if self.nnz == 0:
@@ -259,13 +343,14 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                    base_i: list[Any]) -> None:  # fmt: skip
         """The single-machine search (``_IALSTrainer.search_reg``) on the blocks; the
         factors are re-drawn from the seed afterwards."""
+        from ..models import _regsearch as R
         from ..models import implicit_als as M
 
         client = self.client
         counts = np.concatenate(client.gather([client.submit(T.row_counts, b) for b in base_u]))
-        rows, offsets = M.slice_entries(counts, M.slice_rng(self.seed))
+        rows, offsets = R.slice_entries(counts, R.slice_rng(self.seed))
         if len(rows) == 0:
-            self.search = M.search_record(candidates, None, fallback)
+            self.search = R.search_record(candidates, 0, 0, "ndcg@10", fallback)
             return
         held_u, parts = list(base_u), []
         for b, (lo, hi) in enumerate(zip(self.u_bounds[:-1], self.u_bounds[1:])):
@@ -288,12 +373,12 @@ class DaskImplicitALSTrainer(_BlockTrainer):
 
         def fit(reg: float) -> None:
             self._use_reg(reg, held_u, held_i)
-            for e in range(M._VAL_EPOCHS):
+            for e in range(M.VAL_EPOCHS):
                 what = f"ImplicitALS reg search, reg={reg:g}, epoch {e + 1}"
                 self._side(self.i_blocks, self.i_bounds, self.Y, self.X, f"{what}, items", False)
                 self._side(self.u_blocks, self.u_bounds, self.X, self.Y, f"{what}, users", False)
 
-        self.search = M.run_search(candidates, held, fit, lambda: held.score(self.X, self.Y))
+        self.search = held.search(candidates, fit, lambda: (self.X, self.Y))
         # drop the copies with the slice out (the workers free them)
         self.u_blocks, self.i_blocks = [], []
         held_u.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -10,18 +9,17 @@ import numpy as np
 
 from .._validation import check_choice, check_float, check_int, check_seed
 from ..data.interactions import Interactions
-from ..exceptions import DataError, InvalidParameterError
+from ..exceptions import DataError
+from . import _regsearch as R
 from ._fitting import Trainer
+from ._regsearch import RegSearchParam
 from .implicit import ImplicitModel, confidence
 from .recommend import Explanation
-
-#: the search's progress, one line per candidate (the command line prints it)
-search_log = logging.getLogger("latentfactors.search")
 
 __all__ = ["ImplicitALS", "ImplicitModel"]
 
 
-class ImplicitALS(ImplicitModel):
+class ImplicitALS(RegSearchParam, ImplicitModel):
     """Weighted ALS for implicit feedback: every user-item cell is fitted, observed ones
     with preference 1 and confidence ``c_ui``, the rest with preference 0 and confidence 1.
 
@@ -164,62 +162,15 @@ class ImplicitALS(ImplicitModel):
         check_seed(name, "random_state", self.random_state)
 
     #: the candidates of ``reg="auto"``, unscaled and frequency-scaled
-    AUTO_REG: ClassVar[dict[str, tuple[float, ...]]] = {
+    AUTO_REG: ClassVar[dict[Any, tuple[float, ...]]] = {
         "none": (10.0, 30.0, 100.0, 300.0, 1000.0),
         "frequency": (0.003, 0.01, 0.03, 0.1, 0.3),
     }
     #: "auto" without a search (too little data, or a state set without one)
-    AUTO_FALLBACK: ClassVar[dict[str, float]] = {"none": 30.0, "frequency": 0.01}
+    AUTO_FALLBACK: ClassVar[dict[Any, float]] = {"none": 30.0, "frequency": 0.01}
 
-    def _reg_candidates(self) -> tuple[float, ...]:
-        """The values of ``reg`` to choose from (one when it is a number), ascending;
-        raises InvalidParameterError naming what is wrong."""
-        reg = self.reg
-        if isinstance(reg, str):
-            if reg != "auto":
-                raise InvalidParameterError(
-                    f"ImplicitALS(reg={reg!r}) is not valid: pass a number >= 0, 'auto' "
-                    "(chosen on a validation slice of the training data) or a list of "
-                    "numbers > 0 to choose from"
-                )
-            return self.AUTO_REG[str(self.reg_scaling)]
-        if isinstance(reg, np.ndarray):
-            raise InvalidParameterError(
-                "ImplicitALS(reg=<array>) is not valid: pass the candidates as a list "
-                "(reg=[10, 30, 100]); parameters stay plain JSON values"
-            )
-        if isinstance(reg, (list, tuple)):
-            values = list(reg)
-            if not values:
-                raise InvalidParameterError(
-                    "ImplicitALS(reg=[]) is not valid: give at least one value to choose from"
-                )
-            for v in values:
-                check_float("ImplicitALS", "reg", v, 0.0, low_open=True)
-            return tuple(sorted({float(v) for v in values}))
-        return (check_float("ImplicitALS", "reg", reg, 0.0),)
-
-    @property
-    def reg_(self) -> float:
-        """The ``reg`` the fitted model was trained with (the search's choice when
-        ``reg`` is "auto" or a list)."""
-        self._check_fitted("reg_")
-        search = getattr(self, "reg_search_", None)
-        if search is not None:
-            return float(search["chosen"])
-        return self._fallback_reg()
-
-    def _fallback_reg(self) -> float:
-        """The value used without a search: ``reg`` itself when it is a number; for
-        "auto" 30 (the fixed default before the search; 0.01 frequency-scaled); for a
-        list its middle value."""
-        candidates = self._reg_candidates()
-        if isinstance(self.reg, str):
-            return self.AUTO_FALLBACK[str(self.reg_scaling)]
-        return float(candidates[(len(candidates) - 1) // 2])
-
-    def _fitted_reg(self) -> float:
-        return self.reg_ if "item_factors_" in self.__dict__ else self._fallback_reg()
+    def _auto_key(self) -> str:
+        return str(self.reg_scaling)
 
     def _row_reg(self, counts: np.ndarray, n_other: int, reg: float | None = None):
         """Per-row penalties ``reg * (n + alpha0 * n_other) ** nu`` (float32), or None
@@ -237,7 +188,7 @@ class ImplicitALS(ImplicitModel):
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         trainer = _IALSTrainer(self, self._implicit_view(data), seed)
         candidates = self._reg_candidates()
-        if len(candidates) > 1 or isinstance(self.reg, str):
+        if self._searches_reg():
             trainer.search_reg(candidates, self._fallback_reg())
         return trainer
 
@@ -355,9 +306,9 @@ class _IALSTrainer(Trainer):
         """Choose ``reg`` among ``candidates`` (ascending) on a validation slice of the
         training rows (see ``ImplicitALS``'s ``reg``), then restart from the initial
         factors at the choice. Without enough data for a slice, ``fallback``."""
-        rows, pos = _validation_slice(self.u_ptr, slice_rng(self.seed))
+        rows, pos = R.validation_slice(self.u_ptr, R.slice_rng(self.seed))
         if len(pos) == 0:
-            self.search = search_record(candidates, None, fallback)
+            self.search = R.search_record(candidates, 0, 0, "ndcg@10", fallback)
             self._set_reg(fallback)
             return
         held = HeldOut.from_rows(self.u_ptr, self.u_idx, rows, pos)
@@ -369,7 +320,7 @@ class _IALSTrainer(Trainer):
 
         def fit(reg: float) -> None:
             self._set_reg(reg)
-            for _ in range(_VAL_EPOCHS):
+            for _ in range(VAL_EPOCHS):
                 self._epoch_steps()
 
         try:
@@ -377,7 +328,7 @@ class _IALSTrainer(Trainer):
             # held-out test item is to a model trained without it
             self.u_conf[pos] = -1.0
             self.i_conf[ipos] = -1.0
-            self.search = run_search(candidates, held, fit, lambda: held.score(self.X, self.Y))
+            self.search = held.search(candidates, fit, lambda: (self.X, self.Y))
         finally:
             self.u_conf[pos] = u_saved
             self.i_conf[ipos] = i_saved
@@ -422,12 +373,8 @@ class _IALSTrainer(Trainer):
                 "item_bias": self.zeros_i}  # fmt: skip
 
 
-#: the validation slice of the reg search: at most this many users, each with at least
-#: ``_VAL_MIN`` interactions, a fifth of whose interactions (at least one) are held out
-_VAL_USERS = 2000
-_VAL_MIN = 3
 #: epochs per candidate, each warm-started from the previous (smaller) candidate's factors
-_VAL_EPOCHS = 2
+VAL_EPOCHS = 2
 
 
 def _choose(candidates, per_user: list[np.ndarray]) -> tuple[float, list[float]]:
@@ -445,40 +392,6 @@ def _choose(candidates, per_user: list[np.ndarray]) -> tuple[float, list[float]]
     errors = [float(np.std(s - per_user[best]) / np.sqrt(n)) for s in per_user]
     ok = [j for j in range(len(candidates)) if means[j] >= means[best] - errors[j]]
     return float(candidates[min(ok)]), errors
-
-
-def slice_rng(seed: int) -> np.random.Generator:
-    """The draws of the validation slice of a fit with this seed."""
-    return np.random.default_rng([seed, 7])
-
-
-def slice_entries(counts: np.ndarray, rng: np.random.Generator):
-    """(user, place in the user's row) of each held-out entry of the validation slice of
-    rows with these ``counts``, ascending: up to ``_VAL_USERS`` users with ``_VAL_MIN`` or
-    more entries, ``max(1, n // 5)`` of each one's ``n`` entries, drawn by ``rng``. Only
-    the counts are needed, so a Dask fit draws the same slice from its row counts."""
-    counts = np.asarray(counts)
-    eligible = np.flatnonzero(counts >= _VAL_MIN)
-    if len(eligible) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    users = np.sort(rng.choice(eligible, min(_VAL_USERS, len(eligible)), replace=False))
-    n = counts[users]
-    owner = np.repeat(np.arange(len(users)), n)
-    group_start = np.repeat(np.cumsum(np.r_[0, n[:-1]]), n)
-    offset = np.arange(n.sum()) - group_start  # each entry's place in its user's row
-    # a random order within each user's row; the first max(1, n // 5) are held out
-    order = np.lexsort((rng.random(len(owner)), owner))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = offset
-    take = rank < np.maximum(1, n // 5)[owner]
-    return users[owner[take]].astype(np.int64), offset[take].astype(np.int64)
-
-
-def _validation_slice(indptr: np.ndarray, rng: np.random.Generator):
-    """(user of each held-out entry, its position in the CSR), positions ascending (see
-    :func:`slice_entries`)."""
-    rows, offset = slice_entries(np.diff(indptr), rng)
-    return rows, (indptr[rows] + offset).astype(np.int64)
 
 
 class HeldOut:
@@ -525,6 +438,13 @@ class HeldOut:
         return cls(cat("users", np.int64), ptr("truth_ptr"), cat("truth_idx", np.int32),
                    ptr("seen_ptr"), cat("seen_idx", np.int32))  # fmt: skip
 
+    def search(self, candidates, fit, factors) -> dict[str, Any]:
+        """The reg search on this slice: ``fit(reg)`` trains a candidate, ``factors()``
+        gives the (user, item) factors to rank with; the ``reg_search_`` record."""
+        return R.run_search("ImplicitALS", candidates, fit, lambda: self.score(*factors()),
+                            np.mean, _choose, "NDCG@10", len(self.users),
+                            len(self.truth_idx))  # fmt: skip
+
     def score(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """NDCG@10 of each validation user, ranking every item not in its ``seen``."""
         from .._metrics import ndcg_per_user
@@ -535,40 +455,3 @@ class HeldOut:
                        np.zeros(len(Y), dtype=np.float32), 10,
                        (self.seen_ptr, self.seen_idx))  # fmt: skip
         return ndcg_per_user(top, self.truth_ptr, self.truth_idx, 10)
-
-
-def search_record(candidates, held: HeldOut | None, fallback: float) -> dict[str, Any]:
-    """The ``reg_search_`` record of a search without a slice (``held`` None: the
-    ``fallback`` is chosen), or its start (scores to come)."""
-    n_users = 0 if held is None else len(held.users)
-    n_entries = 0 if held is None else len(held.truth_idx)
-    record: dict[str, Any] = {"candidates": [float(c) for c in candidates], "scores": [],
-                              "metric": "ndcg@10", "validation_users": n_users,
-                              "validation_interactions": n_entries}  # fmt: skip
-    if held is None:
-        record["chosen"] = float(fallback)
-        record["scores"] = [None] * len(candidates)
-        record["standard_errors"] = [None] * len(candidates)
-    return record
-
-
-def run_search(candidates, held: HeldOut, fit, score) -> dict[str, Any]:
-    """Fit each candidate in turn (``fit(reg)``, warm from the one before), score it
-    (``score()``: the per-user NDCG on ``held``) and choose; the ``reg_search_`` record."""
-    import time
-
-    per_user = []
-    for reg in candidates:
-        t0 = time.perf_counter()
-        fit(float(reg))
-        per_user.append(score())
-        search_log.info("ImplicitALS reg search: reg=%g, NDCG@10 %.4f on %d validation users "
-                    "(%.2f s)", reg, per_user[-1].mean(), len(held.users),
-                    time.perf_counter() - t0)  # fmt: skip
-    chosen, errors = _choose(candidates, per_user)
-    search_log.info("ImplicitALS reg search: chose reg=%g", chosen)
-    record = search_record(candidates, held, chosen)
-    record["scores"] = [float(s.mean()) for s in per_user]
-    record["standard_errors"] = errors
-    record["chosen"] = chosen
-    return record
