@@ -214,7 +214,12 @@ def main() -> None:
         "",
         "A missed target is a finding: why each one is missed, and the evidence behind the "
         "defaults involved, is in [`defaults-study.md`](results/defaults-study.md) "
-        "(`python benchmarks/study_defaults.py`) and in the README's performance section.",
+        "(`python benchmarks/study_defaults.py`) and in the README's performance section. "
+        'The data-driven regularization (`reg="auto"`) is checked against the fixed '
+        "values it replaced in [`ials-auto.md`](results/ials-auto.md) (ImplicitALS) and "
+        "[`als-auto.md`](results/als-auto.md) (ALS); ALS's CG steps in "
+        "[`als-cg-steps.md`](results/als-cg-steps.md); the speed targets in "
+        "[`speed.md`](results/speed.md).",
         "",
     ]
     for name in plots(ex, im, suffix):
