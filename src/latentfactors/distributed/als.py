@@ -92,6 +92,20 @@ class _BlockTrainer(Trainer):
 
         return run_step(self.client, make, what, self.max_retries)
 
+    def _hold_out(self, blocks: list[Any], bounds: np.ndarray, keys: np.ndarray,
+                  submit) -> tuple[list[Any], list[int]]:  # fmt: skip
+        """``blocks`` with each one that holds some of the reg search's held-out entries
+        (``keys``: their row ids on this side) replaced by ``submit(block, lo, mask)``
+        (``mask`` picks its entries of ``keys``), and the indices of those replaced."""
+        out, touched = list(blocks), []
+        for b in range(len(bounds) - 1):
+            lo, hi = bounds[b], bounds[b + 1]
+            m = (keys >= lo) & (keys < hi)
+            if m.any():
+                out[b] = submit(blocks[b], int(lo), m)
+                touched.append(b)
+        return out, touched
+
     def close(self) -> None:
         """Release every future this trainer holds (the blocks on the workers)."""
         self.u_blocks = []
@@ -153,24 +167,20 @@ class DaskALSTrainer(_BlockTrainer):
         if len(rows) == 0:
             self.search = R.search_record(candidates, 0, 0, "rmse", fallback)
             return
-        held_u, parts = list(raw_u), []
-        for b, (lo, hi) in enumerate(zip(self.u_bounds[:-1], self.u_bounds[1:])):
-            m = (rows >= lo) & (rows < hi)
-            if m.any():
-                out = client.submit(T.als_drop_users, raw_u[b], int(lo), rows[m], offsets[m])
-                held_u[b] = client.submit(T.pick, out, 0)
-                parts.append(client.submit(T.pick, out, 1))
-        got = client.gather(parts)
+        outs, touched = self._hold_out(
+            raw_u, self.u_bounds, rows,
+            lambda blk, lo, m: client.submit(T.als_drop_users, blk, lo, rows[m], offsets[m]),
+        )  # fmt: skip
+        held_u = [client.submit(T.pick, o, 0) if b in touched else o for b, o in enumerate(outs)]
+        got = client.gather([client.submit(T.pick, outs[b], 1) for b in touched])
         users = np.concatenate([g[0] for g in got]).astype(np.int64)
         items = np.concatenate([g[1] for g in got]).astype(np.int64)
         truth = np.concatenate([g[2] for g in got]).astype(np.float64)
-        held_i = list(raw_i)
-        for b, (lo, hi) in enumerate(zip(self.i_bounds[:-1], self.i_bounds[1:])):
-            m = (items >= lo) & (items < hi)
-            if m.any():
-                held_i[b] = client.submit(T.als_drop_items, raw_i[b], int(lo), items[m],
-                                          users[m])  # fmt: skip
-        del parts
+        held_i, _ = self._hold_out(
+            raw_i, self.i_bounds, items,
+            lambda blk, lo, m: client.submit(T.als_drop_items, blk, lo, items[m], users[m]),
+        )  # fmt: skip
+        del outs
 
         def fit(reg: float) -> None:
             self._use_reg(reg, held_u, held_i)
@@ -352,24 +362,22 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         if len(rows) == 0:
             self.search = R.search_record(candidates, 0, 0, "ndcg@10", fallback)
             return
-        held_u, parts = list(base_u), []
-        for b, (lo, hi) in enumerate(zip(self.u_bounds[:-1], self.u_bounds[1:])):
-            m = (rows >= lo) & (rows < hi)
-            if m.any():
-                out = client.submit(T.ials_hold_out_users, base_u[b], int(lo), rows[m],
-                                    offsets[m])  # fmt: skip
-                held_u[b] = client.submit(T.pick, out, 0)
-                parts.append(client.submit(T.pick, out, 1))
-        held = M.HeldOut.concat(client.gather(parts))
+        outs, touched = self._hold_out(
+            base_u, self.u_bounds, rows,
+            lambda blk, lo, m: client.submit(T.ials_hold_out_users, blk, lo, rows[m],
+                                             offsets[m]),
+        )  # fmt: skip
+        held_u = [client.submit(T.pick, o, 0) if b in touched else o for b, o in enumerate(outs)]
+        held = M.HeldOut.concat(client.gather([client.submit(T.pick, outs[b], 1)
+                                               for b in touched]))  # fmt: skip
         users = np.repeat(held.users, np.diff(held.truth_ptr))
         items = held.truth_idx
-        held_i = list(base_i)
-        for b, (lo, hi) in enumerate(zip(self.i_bounds[:-1], self.i_bounds[1:])):
-            m = (items >= lo) & (items < hi)
-            if m.any():
-                held_i[b] = client.submit(T.ials_hold_out_items, base_i[b], int(lo), items[m],
-                                          users[m])  # fmt: skip
-        del parts
+        held_i, _ = self._hold_out(
+            base_i, self.i_bounds, items,
+            lambda blk, lo, m: client.submit(T.ials_hold_out_items, blk, lo, items[m],
+                                             users[m]),
+        )  # fmt: skip
+        del outs
 
         def fit(reg: float) -> None:
             self._use_reg(reg, held_u, held_i)
