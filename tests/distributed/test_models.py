@@ -29,6 +29,18 @@ def test_als_matches_single_machine(client, ml_dask, ml_inter):
         np.testing.assert_array_equal(getattr(many, name), getattr(got, name))
 
 
+def _assert_same_search(ref, got, few) -> None:
+    """The Dask fits' reg search (default and 3 blocks) is the single-machine one's: the
+    same slice sizes, candidates, scores and choice."""
+    a, b = ref.reg_search_, got.reg_search_
+    assert a["validation_users"] == b["validation_users"] > 0
+    assert a["validation_interactions"] == b["validation_interactions"] > 0
+    assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
+    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
+    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
+    assert got.reg_ == ref.reg_ == few.reg_
+
+
 @pytest.mark.parametrize("params", [{}, dict(solver="exact", weighted=False, n_epochs=2)],
                          ids=["auto-cg", "auto-exact-unweighted"])  # fmt: skip
 def test_als_reg_search_matches_single_machine(client, ml_dask, ml_inter, params):
@@ -40,13 +52,7 @@ def test_als_reg_search_matches_single_machine(client, ml_dask, ml_inter, params
     ref = ALS(**params).fit(ml_inter)
     got = lfd.fit(ALS(**params), ml_dask)
     few = lfd.fit(ALS(**params), ml_dask, n_blocks=3)
-    a, b = ref.reg_search_, got.reg_search_
-    assert a["validation_users"] == b["validation_users"] > 0
-    assert a["validation_interactions"] == b["validation_interactions"] > 0
-    assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
-    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
-    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
-    assert got.reg_ == ref.reg_ == few.reg_
+    _assert_same_search(ref, got, few)
     assert_same_model(got, ref)
     assert_same_model(few, ref)
 
@@ -109,13 +115,7 @@ def test_implicit_als_reg_search_matches_single_machine(client, ml_dask, ml_inte
     ref = ImplicitALS(**params).fit(ml_inter)
     got = lfd.fit(ImplicitALS(**params), ml_dask)
     few = lfd.fit(ImplicitALS(**params), ml_dask, n_blocks=3)
-    a, b = ref.reg_search_, got.reg_search_
-    assert a["validation_users"] == b["validation_users"] > 0
-    assert a["validation_interactions"] == b["validation_interactions"] > 0
-    assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
-    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
-    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
-    assert got.reg_ == ref.reg_ == few.reg_
+    _assert_same_search(ref, got, few)
     # the fit after the search starts again from the seed's factors: the reg=<chosen> model
     assert_same_model(got, ref, atol=1e-5)
     assert_same_model(few, ref, atol=1e-5)

@@ -66,6 +66,12 @@ def gather_seen(data: DaskInteractions, blocks: list[Any], bounds: np.ndarray):
 class _BlockTrainer(Trainer):
     """Shared machinery: blocks on both sides, one step per half-iteration."""
 
+    #: the reg search's record, when the model searched
+    search: dict[str, Any] | None = None
+
+    def fitted_scalars(self) -> dict[str, Any]:
+        return {} if self.search is None else {"reg_search": self.search}
+
     def _setup(self, data: DaskInteractions, n_blocks: int, max_retries: int,
                keep_seen: bool) -> None:  # fmt: skip
         self.data = data
@@ -106,6 +112,15 @@ class _BlockTrainer(Trainer):
                 touched.append(b)
         return out, touched
 
+    def _hold_out_users(self, blocks: list[Any], rows: np.ndarray, submit):
+        """The user side of ``_hold_out``, whose tasks return ``(block, part)``: the
+        blocks with the slice out and the gathered parts of the slice, in user order."""
+        outs, touched = self._hold_out(blocks, self.u_bounds, rows, submit)
+        held = [self.client.submit(T.pick, o, 0) if b in touched else o
+                for b, o in enumerate(outs)]  # fmt: skip
+        return held, self.client.gather([self.client.submit(T.pick, outs[b], 1)
+                                         for b in touched])  # fmt: skip
+
     def close(self) -> None:
         """Release every future this trainer holds (the blocks on the workers)."""
         self.u_blocks = []
@@ -134,7 +149,6 @@ class DaskALSTrainer(_BlockTrainer):
         self.n = len(data)
         self._setup(data, n_blocks, max_retries, keep_seen)
         raw_u, raw_i = self.raw
-        self.search: dict[str, Any] | None = None
         if model._searches_reg():
             self.search_reg(model._reg_candidates(), model._fallback_reg(), raw_u, raw_i)
             self._use_reg(self.search["chosen"], raw_u, raw_i)
@@ -160,19 +174,17 @@ class DaskALSTrainer(_BlockTrainer):
         slice (drawn from the user counts), out of both sides' blocks while the
         candidates train, scored on the client; the factors are re-drawn afterwards."""
         from ..models import _regsearch as R
-        from ..models.als import VAL_EPOCHS, _choose_rmse
+        from ..models.als import VAL_EPOCHS, rmse_search
 
         client = self.client
         rows, offsets = R.slice_entries(np.asarray(self.data.user_counts), R.slice_rng(self.seed))
         if len(rows) == 0:
             self.search = R.search_record(candidates, 0, 0, "rmse", fallback)
             return
-        outs, touched = self._hold_out(
-            raw_u, self.u_bounds, rows,
+        held_u, got = self._hold_out_users(
+            raw_u, rows,
             lambda blk, lo, m: client.submit(T.als_drop_users, blk, lo, rows[m], offsets[m]),
         )  # fmt: skip
-        held_u = [client.submit(T.pick, o, 0) if b in touched else o for b, o in enumerate(outs)]
-        got = client.gather([client.submit(T.pick, outs[b], 1) for b in touched])
         users = np.concatenate([g[0] for g in got]).astype(np.int64)
         items = np.concatenate([g[1] for g in got]).astype(np.int64)
         truth = np.concatenate([g[2] for g in got]).astype(np.float64)
@@ -180,35 +192,16 @@ class DaskALSTrainer(_BlockTrainer):
             raw_i, self.i_bounds, items,
             lambda blk, lo, m: client.submit(T.als_drop_items, blk, lo, items[m], users[m]),
         )  # fmt: skip
-        del outs
 
         def fit(reg: float) -> None:
             self._use_reg(reg, held_u, held_i)
             for e in range(VAL_EPOCHS):
                 self.epoch(e)
 
-        def score() -> np.ndarray:
-            pred = (
-                self.mu
-                + self.bu[users].astype(np.float64)
-                + self.bi[items]
-                + np.einsum("ij,ij->i", self.P[users], self.Q[items], dtype=np.float64)
-            )
-            return (pred - truth) ** 2  # fmt: skip
-
-        record = R.run_search("ALS", candidates[::-1], fit, score,
-                              lambda e: float(np.sqrt(e.mean())), _choose_rmse, "RMSE",
-                              len(np.unique(users)), len(users))  # fmt: skip
-        for key in ("candidates", "scores", "standard_errors"):
-            record[key] = record[key][::-1]
-        self.search = record
-        self.u_blocks, self.i_blocks = [], []
-        held_u.clear()
-        held_i.clear()
-        self._init_factors()
-
-    def fitted_scalars(self) -> dict[str, Any]:
-        return {} if self.search is None else {"reg_search": self.search}
+        self.search = rmse_search(candidates, fit, self.mu,
+                                  lambda: (self.P, self.Q, self.bu, self.bi), users, items,
+                                  truth)  # fmt: skip
+        self._init_factors()  # the copies with the slice out go with this frame
 
     def _prepare(self, block: Any, side: int) -> Any:
         return self.client.submit(T.prepare_als, block, *self.params, self.cg)
@@ -312,11 +305,9 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                 f"{type(model).__name__}: no interaction reaches threshold={model.threshold} "
                 f"(values range {data.value_min:g}..{data.value_max:g})"
             )
-        self.search: dict[str, Any] | None = None
-        candidates = model._reg_candidates()
         reg = model._fallback_reg()
-        if len(candidates) > 1 or isinstance(model.reg, str):
-            self.search_reg(candidates, reg, base_u, base_i)
+        if model._searches_reg():
+            self.search_reg(model._reg_candidates(), reg, base_u, base_i)
             reg = self.search["chosen"]
         self._use_reg(reg, base_u, base_i)
         # the item-side penalties (n_items floats, as the factors) for the objective
@@ -362,14 +353,12 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         if len(rows) == 0:
             self.search = R.search_record(candidates, 0, 0, "ndcg@10", fallback)
             return
-        outs, touched = self._hold_out(
-            base_u, self.u_bounds, rows,
+        held_u, parts = self._hold_out_users(
+            base_u, rows,
             lambda blk, lo, m: client.submit(T.ials_hold_out_users, blk, lo, rows[m],
                                              offsets[m]),
         )  # fmt: skip
-        held_u = [client.submit(T.pick, o, 0) if b in touched else o for b, o in enumerate(outs)]
-        held = M.HeldOut.concat(client.gather([client.submit(T.pick, outs[b], 1)
-                                               for b in touched]))  # fmt: skip
+        held = M.HeldOut.concat(parts)
         users = np.repeat(held.users, np.diff(held.truth_ptr))
         items = held.truth_idx
         held_i, _ = self._hold_out(
@@ -377,7 +366,6 @@ class DaskImplicitALSTrainer(_BlockTrainer):
             lambda blk, lo, m: client.submit(T.ials_hold_out_items, blk, lo, items[m],
                                              users[m]),
         )  # fmt: skip
-        del outs
 
         def fit(reg: float) -> None:
             self._use_reg(reg, held_u, held_i)
@@ -387,14 +375,7 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                 self._side(self.u_blocks, self.u_bounds, self.X, self.Y, f"{what}, users", False)
 
         self.search = held.search(candidates, fit, lambda: (self.X, self.Y))
-        # drop the copies with the slice out (the workers free them)
-        self.u_blocks, self.i_blocks = [], []
-        held_u.clear()
-        held_i.clear()
-        self._init_factors()
-
-    def fitted_scalars(self) -> dict[str, Any]:
-        return {} if self.search is None else {"reg_search": self.search}
+        self._init_factors()  # the copies with the slice out go with this frame
 
     def _side(self, blocks, bounds, X, Y, what: str, loss: bool) -> float:
         """Update the rows of ``X`` (one block per task) against fixed ``Y``."""

@@ -207,7 +207,6 @@ class _ALSTrainer(Trainer):
         from ..kernels.ials import locate_entries
 
         rows, pos = R.validation_slice(self.u_ptr, R.slice_rng(self.seed))
-        n_users = len(np.unique(rows))
         if len(pos) == 0:
             self.search = R.search_record(candidates, 0, 0, "rmse", fallback)
             self._set_reg(fallback)
@@ -228,33 +227,18 @@ class _ALSTrainer(Trainer):
             for _ in range(VAL_EPOCHS):
                 self.epoch(0)
 
-        def score() -> np.ndarray:
-            pred = (
-                self.mu
-                + self.bu[rows].astype(np.float64)
-                + self.bi[items]
-                + np.einsum("ij,ij->i", self.P[rows], self.Q[items], dtype=np.float64)
-            )
-            return (pred - truth) ** 2  # fmt: skip
-
         try:
             # the slice out of the data while the candidates are fitted
             reduced = (u_ptr, u_idx, u_val, r32, i_ptr, i_idx, i_val)
             for name, arr in zip(self._SIDES, reduced):
                 setattr(self, name, arr)
-            # strongest penalty first: each candidate starts from the smoother factors of
-            # the one before (ascending, a weak penalty's overfit factors are carried
-            # into the next candidate and two epochs do not undo it)
-            record = R.run_search("ALS", candidates[::-1], fit, score,
-                                  lambda e: float(np.sqrt(e.mean())), _choose_rmse, "RMSE",
-                                  n_users, len(pos))  # fmt: skip
+            self.search = rmse_search(candidates, fit, self.mu,
+                                      lambda: (self.P, self.Q, self.bu, self.bi),
+                                      rows, items, truth)  # fmt: skip
         finally:
             for name, arr in full.items():
                 setattr(self, name, arr)
-        for key in ("candidates", "scores", "standard_errors"):
-            record[key] = record[key][::-1]  # ascending, as the parameter
-        self.search = record
-        self._set_reg(record["chosen"])
+        self._set_reg(self.search["chosen"])
         self._init_factors()
 
     def fitted_scalars(self) -> dict[str, Any]:
@@ -300,6 +284,28 @@ class _ALSTrainer(Trainer):
 #: epochs per candidate of the reg search, each warm-started from the previous
 #: (stronger) candidate's factors
 VAL_EPOCHS = 2
+
+
+def rmse_search(candidates, fit, mu: float, factors, users: np.ndarray, items: np.ndarray,
+                truth: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    """The reg search on held-out ratings ``(users, items, truth)``: ``fit(reg)`` trains a
+    candidate, ``factors()`` gives ``(P, Q, b_u, b_i)`` to predict with; candidates run
+    strongest penalty first, so each starts from the smoother factors of the one before
+    (ascending, a weak penalty's overfit factors are carried into the next candidate and
+    two epochs do not undo it). The ``reg_search_`` record, candidates ascending."""
+
+    def score() -> np.ndarray:
+        P, Q, bu, bi = factors()
+        pred = (mu + bu[users].astype(np.float64) + bi[items]
+                + np.einsum("ij,ij->i", P[users], Q[items], dtype=np.float64))  # fmt: skip
+        return (pred - truth) ** 2
+
+    record = R.run_search("ALS", candidates[::-1], fit, score,
+                          lambda e: float(np.sqrt(e.mean())), _choose_rmse, "RMSE",
+                          len(np.unique(users)), len(users))  # fmt: skip
+    for key in ("candidates", "scores", "standard_errors"):
+        record[key] = record[key][::-1]  # ascending, as the parameter
+    return record
 
 
 def _choose_rmse(candidates, errors: list[np.ndarray]) -> tuple[float, list[float]]:
