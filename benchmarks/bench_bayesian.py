@@ -13,7 +13,7 @@ at rank 8 there), ``small`` (ml-latest-small, a seeded random 80/20 split), ``cv
 (MovieLens 100K, five random folds as Surprise's protocol). Variants: ``plain`` (biased
 BPMF / an FM on user and item one-hots) and ``implicit`` (plus the SVD++ term / myFM's
 normalised "items this user rated" group, as a relation block). Seconds are wall-clock
-of ``fit`` + predict on whatever machine runs this; on a shared machine they are not a
+of ``fit`` + predict after a warm-up fit that compiles our kernels, on whatever machine runs this; on a shared machine they are not a
 benchmark (an oversubscribed machine slows numba's OpenMP barriers several-fold: compare
 ``--threads 1``, since myFM's sampler is single-threaded).
 """
@@ -97,6 +97,21 @@ def run_latentfactors(stem: str, rank: int, iters: int, kept: int, implicit: boo
     return {"rmse": _rmse(pred, tr, te), "seconds": time.perf_counter() - t0}
 
 
+def _warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel before the timed fits: myFM is
+    ahead-of-time compiled C++, so a first-call JIT in our seconds would time the compiler."""
+    from latentfactors import Interactions
+    from latentfactors.models import BayesianMF
+
+    rng = np.random.default_rng(0)
+    cells = rng.choice(20 * 30, 200, replace=False)
+    u, i = cells // 30, cells % 30
+    tiny = Interactions.from_arrays(u, i, ratings=rng.integers(1, 6, 200).astype(np.float64))
+    for implicit in (False, True):
+        m = BayesianMF(n_factors=2, n_epochs=3, burn_in=1, implicit=implicit, random_state=0)
+        m.fit(tiny).predict(u[:5], i[:5])
+
+
 def run_myfm(stem: str, rank: int, iters: int, kept: int, implicit: bool) -> dict:
     import myfm
     import scipy.sparse as sps
@@ -154,13 +169,14 @@ def main() -> None:
     )
     ap.add_argument("--only", choices=("latentfactors", "myfm"))
     ap.add_argument("--split-dir")
+    ap.add_argument("--no-write", action="store_true", help="print the page, write nothing")
     args = ap.parse_args()
-    if args.threads:
-        os.environ["BENCH_THREADS"] = str(args.threads)
     scenarios = args.scenarios.split(",")
     variants = args.variants.split(",")
     if args.only:  # one library on splits already written (used for the peer's venv)
         run = run_latentfactors if args.only == "latentfactors" else run_myfm
+        if args.only == "latentfactors":
+            _warm_up()
         out = {}
         for sc in scenarios:
             for v in variants:
@@ -174,25 +190,60 @@ def main() -> None:
                 }
         print(json.dumps(out))
         return
+    threads = [args.threads] if args.threads else [1, os.cpu_count() or 1]
+    runs = [(f"latentfactors, {t} thread{'s' * (t > 1)}", sys.executable, t) for t in threads]
+    runs.append(("myFM (1 thread)", str(PEER_PYTHON), None))
     with tempfile.TemporaryDirectory() as tmp:
         write_splits(Path(tmp), scenarios)
         common = ["--scenarios", args.scenarios, "--variants", args.variants, "--rank",
                   str(args.rank), "--iters", str(args.iters), "--kept", str(args.kept),
                   "--split-dir", tmp]  # fmt: skip
         results = {}
-        for lib, python in (("latentfactors", sys.executable), ("myfm", str(PEER_PYTHON))):
+        for label, python, t in runs:
+            lib = "myfm" if t is None else "latentfactors"
             if lib == "myfm" and not PEER_PYTHON.exists():
                 print("myFM skipped: create benchmarks/.venv-bayes and pip install myfm")
                 continue
+            env = dict(os.environ, BENCH_THREADS=str(t or ""))
             proc = subprocess.run([python, __file__, "--only", lib, *common], check=True,
-                                  capture_output=True, text=True)  # fmt: skip
-            results[lib] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"rank {args.rank}, {args.iters} sweeps, {args.kept} samples kept")
-    print(f"{'scenario':<18}{'library':<15}{'RMSE':>8}{'seconds':>10}")
-    for key in results.get("latentfactors", {}):
-        for lib, res in results.items():
+                                  capture_output=True, text=True, env=env)  # fmt: skip
+            results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(label, results[label], flush=True)
+    report(results, args)
+
+
+def report(results: dict, args) -> None:
+    """The results page (``results/bayesian.md``) and its JSON twin."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import command_line, git_rev, machine, versions, write_json, write_results
+
+    head = (
+        f"rank {args.rank}, {args.iters} sweeps, {args.kept} samples kept; seconds are "
+        "fit + predict, summed over a scenario's folds; per sweep = seconds / (sweeps x folds)"
+    )
+    lines = [
+        "# BayesianMF against myFM",
+        "",
+        f"Machine: {machine()}. Libraries: "
+        f"{versions('latentfactors', 'numpy', 'numba')}, myFM in `benchmarks/.venv-bayes`. "
+        f"Commit {git_rev()}. Command: `{command_line()}`.",
+        "",
+        head + ". Same train/test rows for both libraries (see the script's docstring).",
+        "",
+        "| scenario | library | RMSE | seconds | ms per sweep |",
+        "|---|---|---|---|---|",
+    ]
+    first = next(iter(results.values()), {})
+    for key in first:
+        for label, res in results.items():
             r = res[key]
-            print(f"{key:<18}{lib:<15}{r['rmse']:>8.4f}{r['seconds']:>10.1f}")
+            per = 1e3 * r["seconds"] / (args.iters * r["folds"])
+            lines.append(f"| {key} | {label} | {r['rmse']:.4f} | {r['seconds']:.2f} | {per:.1f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        write_results("bayesian", text)
+        write_json("bayesian", {"settings": vars(args), "results": results})
 
 
 if __name__ == "__main__":

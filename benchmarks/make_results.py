@@ -219,7 +219,9 @@ def main() -> None:
         "values it replaced in [`ials-auto.md`](results/ials-auto.md) (ImplicitALS) and "
         "[`als-auto.md`](results/als-auto.md) (ALS); ALS's CG steps in "
         "[`als-cg-steps.md`](results/als-cg-steps.md); the speed targets in "
-        "[`speed.md`](results/speed.md).",
+        "[`speed.md`](results/speed.md); the kernels against this machine's peak in "
+        "[`roofline.md`](results/roofline.md); BayesianMF against myFM in "
+        "[`bayesian.md`](results/bayesian.md).",
         "",
     ]
     for name in plots(ex, im, suffix):
