@@ -12,10 +12,11 @@ Scenarios: ``u3`` (MovieLens 100K, the published fold u3: myFM's docs report RMS
 at rank 8 there), ``small`` (ml-latest-small, a seeded random 80/20 split), ``cv5``
 (MovieLens 100K, five random folds as Surprise's protocol). Variants: ``plain`` (biased
 BPMF / an FM on user and item one-hots) and ``implicit`` (plus the SVD++ term / myFM's
-normalised "items this user rated" group, as a relation block). Seconds are wall-clock
-of ``fit`` + predict after a warm-up fit that compiles our kernels, on whatever machine runs this; on a shared machine they are not a
-benchmark (an oversubscribed machine slows numba's OpenMP barriers several-fold: compare
-``--threads 1``, since myFM's sampler is single-threaded).
+normalised "items this user rated" group, as a relation block). Seconds are wall-clock of
+``fit`` + predict after a warm-up fit that compiles our kernels, on whatever machine runs
+this; on a shared machine they are not a benchmark (an oversubscribed machine slows numba's
+OpenMP barriers several-fold: compare ``--threads 1``, since myFM's sampler is
+single-threaded).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def _rmse(pred: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- the two libraries
-def run_latentfactors(stem: str, rank: int, iters: int, kept: int, implicit: bool) -> dict:
+def run_latentfactors(
+    stem: str, rank: int, iters: int, kept: int, implicit: bool, seed: int
+) -> dict:
     threads = int(os.environ["BENCH_THREADS"]) if os.environ.get("BENCH_THREADS") else None
     from latentfactors import Interactions
     from latentfactors.models import BayesianMF
@@ -92,7 +95,7 @@ def run_latentfactors(stem: str, rank: int, iters: int, kept: int, implicit: boo
                                      ratings=tr[:, 2])  # fmt: skip
     t0 = time.perf_counter()
     model = BayesianMF(n_factors=rank, n_epochs=iters, burn_in=iters - kept, implicit=implicit,
-                       n_threads=threads, random_state=0).fit(train)  # fmt: skip
+                       n_threads=threads, random_state=seed).fit(train)  # fmt: skip
     pred = model.predict(te[:, 0].astype(np.int64), te[:, 1].astype(np.int64))
     return {"rmse": _rmse(pred, tr, te), "seconds": time.perf_counter() - t0}
 
@@ -112,7 +115,7 @@ def _warm_up() -> None:
         m.fit(tiny).predict(u[:5], i[:5])
 
 
-def run_myfm(stem: str, rank: int, iters: int, kept: int, implicit: bool) -> dict:
+def run_myfm(stem: str, rank: int, iters: int, kept: int, implicit: bool, seed: int) -> dict:
     import myfm
     import scipy.sparse as sps
 
@@ -148,7 +151,7 @@ def run_myfm(stem: str, rank: int, iters: int, kept: int, implicit: bool) -> dic
     X_tr, rel_tr = encode(tr)
     X_te, rel_te = encode(te)
     t0 = time.perf_counter()
-    fm = myfm.MyFMRegressor(rank=rank, random_seed=0)
+    fm = myfm.MyFMRegressor(rank=rank, random_seed=seed)
     fm.fit(X_tr, tr[:, 2], X_rel=rel_tr, n_iter=iters, n_kept_samples=kept, group_shapes=groups)
     pred = fm.predict(X_te, rel_te)
     return {"rmse": _rmse(pred, tr, te), "seconds": time.perf_counter() - t0}
@@ -167,6 +170,7 @@ def main() -> None:
         type=int,
         help="latentfactors' kernel threads (default: all; myFM's sampler is single-threaded)",
     )
+    ap.add_argument("--seeds", default="0,1,2", help="each library runs once per seed")
     ap.add_argument("--only", choices=("latentfactors", "myfm"))
     ap.add_argument("--split-dir")
     ap.add_argument("--no-write", action="store_true", help="print the page, write nothing")
@@ -182,12 +186,19 @@ def main() -> None:
             for v in variants:
                 stems = sorted(str(p)[: -len("-train.npy")]
                                for p in Path(args.split_dir).glob(f"{sc}-*-train.npy"))  # fmt: skip
-                res = [run(s, args.rank, args.iters, args.kept, v == "implicit") for s in stems]
+                seeds = [int(x) for x in args.seeds.split(",")]
+                # per seed: the mean RMSE over the folds and the seconds summed over them
+                rmse, secs = [], []
+                for seed in seeds:
+                    res = [run(s, args.rank, args.iters, args.kept, v == "implicit", seed)
+                           for s in stems]  # fmt: skip
+                    rmse.append(float(np.mean([r["rmse"] for r in res])))
+                    secs.append(float(np.sum([r["seconds"] for r in res])))
                 out[f"{sc}/{v}"] = {
-                    "rmse": float(np.mean([r["rmse"] for r in res])),
-                    "seconds": float(np.sum([r["seconds"] for r in res])),
-                    "folds": len(res),
-                }
+                    "rmse": float(np.mean(rmse)), "rmse_sd": float(np.std(rmse, ddof=1))
+                    if len(rmse) > 1 else 0.0, "rmse_per_seed": rmse,
+                    "seconds": float(np.median(secs)), "folds": len(stems), "seeds": seeds,
+                }  # fmt: skip
         print(json.dumps(out))
         return
     threads = [args.threads] if args.threads else [1, os.cpu_count() or 1]
@@ -197,7 +208,7 @@ def main() -> None:
         write_splits(Path(tmp), scenarios)
         common = ["--scenarios", args.scenarios, "--variants", args.variants, "--rank",
                   str(args.rank), "--iters", str(args.iters), "--kept", str(args.kept),
-                  "--split-dir", tmp]  # fmt: skip
+                  "--seeds", args.seeds, "--split-dir", tmp]  # fmt: skip
         results = {}
         for label, python, t in runs:
             lib = "myfm" if t is None else "latentfactors"
@@ -218,8 +229,10 @@ def report(results: dict, args) -> None:
     from common import command_line, git_rev, machine, versions, write_json, write_results
 
     head = (
-        f"rank {args.rank}, {args.iters} sweeps, {args.kept} samples kept; seconds are "
-        "fit + predict, summed over a scenario's folds; per sweep = seconds / (sweeps x folds)"
+        f"rank {args.rank}, {args.iters} sweeps, {args.kept} samples kept, seeds "
+        f"{args.seeds}. RMSE: the mean over seeds of the mean over a scenario's folds, +- the "
+        "standard deviation across seeds; seconds: fit + predict summed over the folds, the "
+        "median over seeds; per sweep = seconds / (sweeps x folds)"
     )
     lines = [
         "# BayesianMF against myFM",
@@ -230,15 +243,16 @@ def report(results: dict, args) -> None:
         "",
         head + ". Same train/test rows for both libraries (see the script's docstring).",
         "",
-        "| scenario | library | RMSE | seconds | ms per sweep |",
-        "|---|---|---|---|---|",
+        "| scenario | library | RMSE | +- sd | seconds | ms per sweep |",
+        "|---|---|---|---|---|---|",
     ]
     first = next(iter(results.values()), {})
     for key in first:
         for label, res in results.items():
             r = res[key]
             per = 1e3 * r["seconds"] / (args.iters * r["folds"])
-            lines.append(f"| {key} | {label} | {r['rmse']:.4f} | {r['seconds']:.2f} | {per:.1f} |")
+            lines.append(f"| {key} | {label} | {r['rmse']:.4f} | {r['rmse_sd']:.4f} | "
+                         f"{r['seconds']:.2f} | {per:.1f} |")  # fmt: skip
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

@@ -213,4 +213,8 @@ def command_line() -> str:
 
 
 def git_rev() -> str:
-    return subprocess.getoutput(f"git -C {ROOT} rev-parse --short HEAD")
+    """The short commit, marked when the library or the benchmarks had uncommitted changes
+    (the page then records the commit that adds it, not the code it measured)."""
+    rev = subprocess.getoutput(f"git -C {ROOT} rev-parse --short HEAD")
+    dirty = subprocess.getoutput(f"git -C {ROOT} status --porcelain -- src benchmarks/*.py")
+    return f"{rev} with uncommitted changes" if dirty.strip() else rev

@@ -188,8 +188,9 @@ def test_fold_in_rows_match_reference(small, one_thread):
     Z = (rng.standard_normal((6, k * S)) * 0.05).astype(np.float32)
     bi = (rng.standard_normal(small.n_items) * 0.1).astype(np.float32)
     m, prec = rng.standard_normal(k * S) * 0.1, rng.uniform(0.5, 3, k * S)
-    bprec = np.array([2.0, 0.5, 1.0, 3.0])
-    X, b = gibbs.fold_in_rows(ptr, csr.indices, csr.data, Qs, Z, bi, 3.0, m, prec, bprec, S, True)
+    bprec, bmean = np.array([2.0, 0.5, 1.0, 3.0]), np.array([0.1, -0.2, 0.0, 0.3])
+    X, b = gibbs.fold_in_rows(ptr, csr.indices, csr.data, Qs, Z, bi, 3.0, m, prec, bprec, bmean,
+                              S, True)  # fmt: skip
     c = np.sqrt(S)
     for r in range(6):
         cols = csr.indices[ptr[r] : ptr[r + 1]]
@@ -201,7 +202,7 @@ def test_fold_in_rows_match_reference(small, one_thread):
             t = vals - 3.0 - bi[cols] - q @ (Z[r, blk].astype(np.float64) * c)
             F = np.hstack([q, np.ones((len(cols), 1))])
             A = np.diag(np.r_[prec[blk], bprec[s]]) + F.T @ F
-            sol = np.linalg.solve(A, np.r_[prec[blk] * m[blk], 0.0] + F.T @ t)
+            sol = np.linalg.solve(A, np.r_[prec[blk] * m[blk], bprec[s] * bmean[s]] + F.T @ t)
             np.testing.assert_allclose(X[r, blk], sol[:k] / c, rtol=1e-4, atol=1e-6)
             bs.append(sol[k])
         assert b[r] == pytest.approx(np.mean(bs), rel=1e-4, abs=1e-6)

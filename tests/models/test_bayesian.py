@@ -67,6 +67,55 @@ def test_serves_the_exact_average_of_the_kept_samples(data, implicit):
     np.testing.assert_allclose(thin.item_factors_[:, 3:] * c, s5.item_factors_, rtol=1e-6)
 
 
+def test_unseen_users_and_items_score_the_prior_predictive(data, tmp_path):
+    """An unknown item (user) scores with its bias and factors at each sample's prior
+    means, averaged over the samples like every other score: the two-sample model gives
+    the mean of the one-sample models, in the library, in a model file and in the
+    service's scoring path."""
+    train, _ = data
+    kw = dict(n_factors=3, implicit=True, random_state=5)
+    s4 = BayesianMF(n_epochs=4, burn_in=3, **kw).fit(train)
+    s5 = BayesianMF(n_epochs=5, burn_in=4, **kw).fit(train)
+    both = BayesianMF(n_epochs=5, burn_in=3, **kw).fit(train)
+    user, item = train.users.raw[0], train.items.raw[0]
+    users, items = [user, "nobody", "nobody"], ["nothing", item, "nothing"]
+    pred, fallback = both.predict(users, items, clip=False, return_mask=True)
+    assert fallback.all()
+    mean = 0.5 * (s4.predict(users, items, clip=False) + s5.predict(users, items, clip=False))
+    np.testing.assert_allclose(pred, mean, rtol=1e-5, atol=1e-5)
+    # not the plain fallback: the unknown side's prior mean enters
+    plain = both.global_mean_ + np.array([both.user_bias_[0], both.item_bias_[0], 0.0])
+    assert np.abs(pred - plain).min() > 1e-4
+    # the sampled bias prior means are kept per sample, like the other priors
+    assert both.item_bias_prior_mean_.shape == (6,) and both.item_prior_mean_.shape == (6,)
+    save(both, tmp_path / "m.lfm")
+    again = load(tmp_path / "m.lfm")
+    np.testing.assert_allclose(again.predict(users, items, clip=False), pred, rtol=1e-6)
+
+
+def test_prior_predictive_helps_items_unseen_in_training(ml_small_path):
+    """ml-latest-small, a seeded 80/20 split: about 4% of the test ratings are of films
+    with no training rating; scoring them with the prior predictive beats the global mean
+    plus the user's bias (measured at 60 sweeps, seeds 0-3: RMSE 0.954 vs 0.967-0.970 on
+    those rows)."""
+    df = pd.read_csv(ml_small_path / "ratings.csv")
+    perm = np.random.default_rng(0).permutation(len(df))
+    cut = int(0.8 * len(df))
+    tr, te = df.iloc[perm[:cut]], df.iloc[perm[cut:]]
+    train = Interactions.from_dataframe(tr, user="userId", item="movieId", rating="rating")
+    cold = te[~te.movieId.isin(tr.movieId)]
+    assert 0.02 < len(cold) / len(te) < 0.08
+    m = BayesianMF(n_factors=8, n_epochs=60, random_state=0).fit(train)
+    pred, fallback = m.predict(cold.userId.to_numpy(), cold.movieId.to_numpy(), return_mask=True)
+    assert fallback.all()
+    plain = np.clip(m.global_mean_ + m.user_bias_[m.users_.index(cold.userId.to_numpy())],
+                    *m.rating_scale_)  # fmt: skip
+    truth = cold.rating.to_numpy()
+    got = float(np.sqrt(np.mean((pred - truth) ** 2)))
+    base = float(np.sqrt(np.mean((plain - truth) ** 2)))
+    assert got < base - 0.008, (got, base)
+
+
 def test_bias_priors(data):
     """Sampled bias precisions (default) and a fixed ridge-like prior both learn, and
     each kept sample records its bias prior (relative to its noise) for fold-in."""

@@ -135,13 +135,21 @@ def test_predict_raw_ids_clip_and_fallback(name, fitted, planted):
     lo, hi = train.rating_scale
     assert (pred >= lo).all() and (pred <= hi).all()
     assert model.predict_one(users[0], items[0]) == pytest.approx(pred[0])
-    # unknown ids fall back to mean + known bias, and say so
+    # unknown ids fall back to mean + known bias (or the model's prior for unseen rows:
+    # the unknown side's bias and factors at the prior mean), and say so
     pred2, fallback = model.predict([users[0], -1, -1], [-7, items[0], -7], return_mask=True)
     assert fallback.tolist() == [True, True, True]
     mu = model.global_mean_
-    assert pred2[0] == pytest.approx(np.clip(mu + model.user_bias_[0], lo, hi), abs=1e-5)
-    assert pred2[1] == pytest.approx(np.clip(mu + model.item_bias_[0], lo, hi), abs=1e-5)
-    assert pred2[2] == pytest.approx(np.clip(mu, lo, hi))
+    want = [mu + model.user_bias_[0], mu + model.item_bias_[0], mu]
+    cold = model._cold_priors()
+    if cold is not None:
+        v = model.user_vectors_[0].astype(np.float64)
+        q = model.item_factors_[0].astype(np.float64)
+        uv, iv = cold["user_vector"], cold["item_vector"]
+        want[0] += model.intercept_ - mu + cold["item_bias"] + v @ iv
+        want[1] += model.intercept_ - mu + cold["user_bias"] + q @ uv
+        want[2] += model.intercept_ - mu + cold["user_bias"] + cold["item_bias"] + uv @ iv
+    np.testing.assert_allclose(pred2, np.clip(want, lo, hi), atol=1e-5)
     # scalar broadcast
     assert model.predict(users[0], items[:3]).shape == (3,)
     with pytest.raises(DataError, match="same length: 2 != 3"):

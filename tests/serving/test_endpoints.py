@@ -319,3 +319,21 @@ def test_metrics(server):
     assert 'latentfactors_index_info{kind="exact"} 1.0' in text
     assert 'latentfactors_index_recall_at_10{kind="exact"} 1.0' in text
     assert "latentfactors_fold_ins" in text and "latentfactors_live_users" in text
+
+
+def test_bayesian_prior_predictive_over_http(ml100k, server_factory, tmp_path):
+    """BayesianMF scores a user or an item unseen in training with its prior predictive;
+    the service's scoring path gives the same numbers as the library."""
+    from latentfactors.models import BayesianMF
+
+    model = BayesianMF(n_factors=4, n_epochs=6, burn_in=3, random_state=0)
+    path = model.fit(ml100k.interactions).save(tmp_path / "bmf.lfm")
+    s = server_factory(path, env={"LATENTFACTORS_TOKEN": TOKEN})
+    users, items = [1, "ghost", "ghost", 2], ["x", 50, "x", 50]
+    r = s.client.post("/predict", json={"users": users, "items": items}).json()
+    pred, mask = model.predict(users, items, return_mask=True)
+    ub = model.user_bias_[model.users_.index([1])[0]]
+    plain = model.global_mean_ + np.array([ub, model.item_bias_[model.items_.index([50])[0]]])
+    assert np.abs(pred[:2] - plain).min() > 1e-4  # not the plain mean + bias fallback
+    np.testing.assert_allclose(r["scores"], pred, rtol=1e-6)
+    assert r["fallback"] == mask.tolist() == [True, True, True, False]

@@ -276,17 +276,18 @@ def sse_rows(indptr, indices, values, V, Q, bu, bi, mu):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def fold_in_rows(
-    indptr, indices, values, Q, Z, bi, mu, prior_mean, prior_prec, bias_prec, n_blocks, biased
+    indptr, indices, values, Q, Z, bi, mu, prior_mean, prior_prec, bias_prec, bias_mean,
+    n_blocks, biased,
 ):  # fmt: skip
     """Posterior-mean user rows for new users against served (concatenated) samples.
 
     ``Q`` is ``(n_items, n_blocks * k)``: ``n_blocks`` samples side by side, each scaled
     by ``1 / sqrt(n_blocks)``; ``Z`` the new users' implicit sums in the same layout.
-    For each sample ``s`` the row solves the conditional posterior mean of ``[x, b]``
-    with prior precision ``diag(prior_prec[s]) / noise`` (already relative to the noise
-    precision), prior mean ``prior_mean[s]`` and bias prior precision ``bias_prec[s]``
-    (relative, one per sample); returns the factors in the served layout (each block over
-    ``sqrt(n_blocks)``) and the biases averaged over samples.
+    For each sample ``s`` the row solves the conditional posterior mean of ``[x, b]`` with prior
+    precision ``diag(prior_prec[s]) / noise`` (already relative to the noise precision),
+    prior mean ``prior_mean[s]``, bias prior precision ``bias_prec[s]`` (relative, one per
+    sample) and bias prior mean ``bias_mean[s]``; returns the factors in the served layout
+    (each block over ``sqrt(n_blocks)``) and the biases averaged over samples.
     """
     n = indptr.shape[0] - 1
     kk = Q.shape[1]
@@ -308,6 +309,7 @@ def fold_in_rows(
                 rhs[p] = prior_prec[o + p] * prior_mean[o + p]
             if biased:
                 A[k, k] = bias_prec[s]
+                rhs[k] = bias_prec[s] * bias_mean[s]
                 f[k] = 1.0
             for t in range(indptr[r], indptr[r + 1]):
                 c = indices[t]

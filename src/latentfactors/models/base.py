@@ -353,10 +353,11 @@ class FactorModel(RecommendMixin, FoldInMixin):
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted ratings for pairs of raw user and item ids (vectorised).
 
-        Unknown users or items fall back to the global mean plus whichever bias is
-        known; ``return_mask=True`` also returns a boolean array that is True where a
-        prediction is such a fallback. With ``clip=True`` (default) predictions are
-        clipped to the training data's rating scale.
+        Unknown users or items fall back to the global mean plus whichever bias is known (in
+        :class:`BayesianMF`, to the prior predictive mean: the unknown side's factors and
+        bias at their learned prior means); ``return_mask=True`` also returns a boolean
+        array that is True where a prediction is such a fallback. With ``clip=True``
+        (default) predictions are clipped to the training data's rating scale.
 
         Examples
         --------
@@ -387,11 +388,41 @@ class FactorModel(RecommendMixin, FoldInMixin):
         if known.any():
             pred[known] += self.intercept_ - self.global_mean_
             pred[known] += rowwise_dot(st.vectors, self.item_factors_, u[known], i[known])
+        self._add_cold_priors(pred, known_u, lambda rows: st.vectors[u[rows]], i)
         if clip and self.rating_scale_ is not None:
             np.clip(pred, self.rating_scale_[0], self.rating_scale_[1], out=pred)
         if return_mask:
             return pred, ~known
         return pred
+
+    def _cold_priors(self) -> dict[str, Any] | None:
+        """``user_vector``, ``user_bias``, ``item_vector``, ``item_bias`` that a user or an
+        item unseen in training scores with, or None for the plain fallback."""
+        return None
+
+    def _add_cold_priors(
+        self, pred: np.ndarray, known_u: np.ndarray, vectors_of: Any, item_rows: np.ndarray
+    ) -> None:
+        """Add the model's prior for unseen users or items (if it has one) to the fallback
+        predictions ``pred`` (in place). ``vectors_of(mask)`` gives the user vectors of the
+        masked pairs, ``item_rows`` each pair's item row (-1: unknown). Shared by
+        :meth:`predict` and the service, so both score an unseen row the same way."""
+        known_i = item_rows >= 0
+        if (known_u & known_i).all():
+            return
+        cold = self._cold_priors()
+        if cold is None:
+            return
+        ci, cu, cb = known_u & ~known_i, ~known_u & known_i, ~known_u & ~known_i
+        pred[~(known_u & known_i)] += self.intercept_ - self.global_mean_
+        if ci.any():
+            vecs = np.asarray(vectors_of(ci), np.float64)
+            pred[ci] += cold["item_bias"] + vecs @ cold["item_vector"]
+        if cu.any():
+            Q = np.asarray(self.item_factors_[item_rows[cu]], np.float64)
+            pred[cu] += cold["user_bias"] + Q @ cold["user_vector"]
+        pred[cb] += cold["user_bias"] + cold["item_bias"]
+        pred[cb] += float(cold["user_vector"] @ cold["item_vector"])
 
     def save(self, path: Any, *, items: Any = None, seen: bool = True) -> Any:
         """Write the fitted model to a safe model file; see :func:`latentfactors.save`."""

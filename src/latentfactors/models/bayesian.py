@@ -23,18 +23,18 @@ _USER_TAG = 0x3C6EF372
 class BayesianMF(FactorModel):
     """Bayesian matrix factorization by Gibbs sampling (BPMF; Salakhutdinov and Mnih 2008).
 
-    The model is ``r_ui ~ N(mu + b_u + b_i + (p_u + z_u) . q_i, 1 / alpha)`` with
-    Gaussian priors ``p_u ~ N(m_U, Lambda_U^-1)``, ``q_i ~ N(m_V, Lambda_V^-1)`` whose means
-    and precisions have Normal-Wishart hyperpriors (``m0 = 0``, ``beta0 = 2``, ``W0 = I``,
-    ``nu0 = n_factors``, as in the paper), user and item biases with priors
-    ``N(0, 1 / lambda_bu)`` and ``N(0, 1 / lambda_bi)`` whose precisions have
-    ``Gamma(1, 1)`` hyperpriors (or, with ``reg_bias`` set, the fixed prior
-    ``N(0, 1 / (alpha * reg_bias))``), and the noise precision ``alpha`` with a
-    ``Gamma(1, 1)`` prior. ``mu`` is the mean training rating. With ``implicit=True``
-    each user also gets the SVD++ term ``z_u = |N(u)|^-1/2 sum_{j in N(u)} y_j`` over the
-    items they rated, with its own Normal-Wishart prior on the ``y_j``: "which films
-    someone chose to rate", the feature that made the Bayesian models of Rendle et al.
-    (2019) the strongest on MovieLens.
+    The model is ``r_ui ~ N(mu + b_u + b_i + (p_u + z_u) . q_i, 1 / alpha)`` with Gaussian
+    priors ``p_u ~ N(m_U, Lambda_U^-1)``, ``q_i ~ N(m_V, Lambda_V^-1)`` whose means and
+    precisions have Normal-Wishart hyperpriors (``m0 = 0``, ``beta0 = 2``, ``W0 = I``, ``nu0
+    = n_factors``, as in the paper), user and item biases with priors ``N(m_bu, 1 /
+    lambda_bu)`` and ``N(m_bi, 1 / lambda_bi)`` whose means and precisions have Normal-Gamma
+    hyperpriors (``m ~ N(0, 1 / lambda)``, ``lambda ~ Gamma(1, 1)``; or, with ``reg_bias``
+    set, the fixed prior ``N(0, 1 / (alpha * reg_bias))``), and the noise precision
+    ``alpha`` with a ``Gamma(1, 1)`` prior. ``mu`` is the mean training rating. With
+    ``implicit=True`` each user also gets the SVD++ term ``z_u = |N(u)|^-1/2 sum_{j in N(u)}
+    y_j`` over the items they rated, with its own Normal-Wishart prior on the ``y_j``:
+    "which films someone chose to rate", the feature that made the Bayesian models of Rendle
+    et al. (2019) the strongest on MovieLens.
 
     One epoch is one Gibbs sweep: the hyperparameters, then every item row ``[q_i, b_i]``
     drawn jointly from its Gaussian conditional (in parallel), then every user row
@@ -55,10 +55,19 @@ class BayesianMF(FactorModel):
     factors (``n_factors_``): keep ``S`` moderate (``n_epochs - burn_in``, or ``thin``)
     on large data. ``user_prior_mean_`` and ``user_prior_precision_`` hold, per kept
     sample, the user prior mean and the diagonal of its precision (relative to the
-    noise precision), ``user_bias_precision_`` each sample's bias prior precision
-    relative to its noise precision (repeated for each of the sample's factors);
-    :meth:`fold_in` uses them for posterior-mean factors of new users
-    against each sample (a diagonal approximation of each sample's prior precision).
+    noise precision), ``user_bias_precision_`` and ``user_bias_prior_mean_`` each
+    sample's bias prior precision (relative to its noise precision) and mean, repeated
+    for each of the sample's factors; :meth:`fold_in` uses them for posterior-mean
+    factors of new users against each sample (a diagonal approximation of each sample's
+    prior precision).
+
+    **Unseen users and items.** :meth:`predict` (and the service) scores a user or an
+    item absent from training with the prior predictive mean: its bias and factors at
+    each sample's prior means (``item_prior_mean_``, ``item_bias_prior_mean_``, and the
+    user ones), averaged over the samples, rather than the global mean plus the known
+    side's bias. On ml-latest-small (80/20, seed 0), where 4% of the test ratings are of
+    films without a training rating, that took their RMSE from 0.997 to 0.951 (rank 8,
+    200 sweeps).
     The per-epoch validation score during ``fit`` is that of the running average.
 
     Parameters
@@ -72,9 +81,9 @@ class BayesianMF(FactorModel):
     thin : int, default 1
         Keep every ``thin``-th sweep after the burn-in (fewer served factors).
     implicit : bool, default False
-        Add the SVD++ implicit term: more accurate on MovieLens (u3, rank 8, 200
-        sweeps: RMSE 0.8871 vs 0.8908), more work per sweep (``O(nnz k^2)``, in a step
-        that runs on one thread), and twice the served item arrays.
+        Add the SVD++ implicit term: more accurate on MovieLens (u3, rank 8, 200 sweeps, mean of 3
+        seeds: RMSE 0.8870 vs 0.8907), more work per sweep (``O(nnz k^2)``, in a step that
+        runs on one thread), and twice the served item arrays.
     biased : bool, default True
         Learn (sample) user and item biases.
     reg_bias : float, optional
@@ -105,6 +114,9 @@ class BayesianMF(FactorModel):
         "user_prior_mean": "factors",
         "user_prior_precision": "factors",
         "user_bias_precision": "factors",
+        "user_bias_prior_mean": "factors",
+        "item_prior_mean": "factors",
+        "item_bias_prior_mean": "factors",
     }
 
     def __init__(
@@ -176,10 +188,23 @@ class BayesianMF(FactorModel):
         X, b = fold_in_rows(
             indptr, cols, csr.data, self.item_factors_, Z, self.item_bias_, self.intercept_,
             self.user_prior_mean_, self.user_prior_precision_,
-            np.ascontiguousarray(self.user_bias_precision_[::kk // n_blocks]), n_blocks,
+            np.ascontiguousarray(self.user_bias_precision_[::kk // n_blocks]),
+            np.ascontiguousarray(self.user_bias_prior_mean_[::kk // n_blocks]), n_blocks,
             bool(self.biased),
         )  # fmt: skip
         return X + Z, X, b
+
+    def _cold_priors(self) -> dict[str, Any]:
+        """The prior predictive of a user or item unseen in training: its factors and bias
+        at their prior means, sample by sample (served layout, so a dot product with the
+        served factors averages over the samples)."""
+        c = 1.0 / math.sqrt(self.item_factors_.shape[1] // int(self.n_factors))
+        return {
+            "user_vector": self.user_prior_mean_ * c,
+            "user_bias": float(np.mean(self.user_bias_prior_mean_)),
+            "item_vector": self.item_prior_mean_,
+            "item_bias": float(np.mean(self.item_bias_prior_mean_)),
+        }
 
     def explain(self, user: Any, item: Any) -> Explanation:
         """Break the score of (user, item) into the intercept, the two biases and one
@@ -208,6 +233,17 @@ class BayesianMF(FactorModel):
             note=f"{len(per_sample)} samples; interaction term {float(per_sample.sum()):+.4f}, "
             f"posterior std across samples {spread:.4f}",
         )  # fmt: skip
+
+
+# served prior arrays (one block of n_factors per kept sample) and the trainer's names
+_PRIORS = {
+    "user_prior_mean": "m",
+    "user_prior_precision": "prec",
+    "user_bias_precision": "bprec",
+    "user_bias_prior_mean": "bmu",
+    "item_prior_mean": "mv",
+    "item_bias_prior_mean": "bmi",
+}
 
 
 def _burn_in(model: BayesianMF) -> int:
@@ -278,28 +314,41 @@ class _GibbsTrainer(Trainer):
         self.biased = bool(model.biased)
         self.reg_bias = None if model.reg_bias is None else float(model.reg_bias)
         self.lam_bu = self.lam_bi = 1.0  # sampled bias prior precisions (reg_bias=None)
+        self.m_bu = self.m_bi = 0.0  # and means
         self.burn_in = _burn_in(model)
         self.thin = int(model.thin)
         var = float(np.var(csr.data)) if self.n > 1 else 1.0
         self.alpha = 1.0 / max(var, 1e-6)
         # kept samples: user factors, user vectors, item factors, implicit factors, priors
         self.kept: dict[str, list[np.ndarray]] = {
-            "P": [], "V": [], "Q": [], "Y": [], "m": [], "prec": [], "bprec": []
+            "P": [], "V": [], "Q": [], "Y": [], "m": [], "prec": [], "bprec": [], "bmu": [],
+            "mv": [], "bmi": [],
         }  # fmt: skip
         self.bu_sum = np.zeros(data.n_users)
         self.bi_sum = np.zeros(data.n_items)
-        self.last_prior = (np.zeros(k), np.ones(k))
+        zeros = np.zeros(k)
+        self.last_prior = {  # this sweep's priors; kept with each sample
+            "m": zeros, "prec": np.ones(k), "bprec": np.ones(k), "bmu": zeros, "mv": zeros,
+            "bmi": zeros,
+        }  # fmt: skip
         self._cache: tuple[int, dict[str, Any]] | None = None
         self.version = 0
 
     # ---------------------------------------------------------------- one sweep
-    def _bias_precision(self, b: np.ndarray, epoch: int, tag: int) -> float:
-        """Draw a bias prior precision from its Gamma(1, 1)-prior posterior."""
+    def _bias_prior(self, b: np.ndarray, epoch: int, tag: int) -> tuple[float, float]:
+        """Draw a bias prior's (mean, precision) from its Normal-Gamma posterior (prior
+        ``m ~ N(0, 1 / lambda)``, ``lambda ~ Gamma(1, 1)``)."""
         if not self.biased:
-            return 1.0
+            return 0.0, 1.0
         rng = np.random.default_rng([self.seed, epoch, tag])
-        bb = float(np.dot(b.astype(np.float64), b.astype(np.float64)))
-        return float(rng.gamma(1.0 + 0.5 * len(b), 1.0 / (1.0 + 0.5 * bb)))
+        b64 = b.astype(np.float64)
+        n = len(b64)
+        bbar = float(b64.mean()) if n else 0.0
+        ss = float(np.dot(b64 - bbar, b64 - bbar))
+        beta = 1.0 + n
+        lam = float(rng.gamma(1.0 + 0.5 * n, 1.0 / (1.0 + 0.5 * ss + 0.5 * n * bbar**2 / beta)))
+        m = n * bbar / beta + float(rng.standard_normal()) / math.sqrt(beta * lam)
+        return m, lam
 
     def _bias_prec(self, lam: float) -> float:
         """The bias prior precision a row draw uses (absolute, not relative to alpha)."""
@@ -315,23 +364,29 @@ class _GibbsTrainer(Trainer):
         # items given users
         m_v, lam_v = self._hyper(self.Q, epoch, 1)
         if self.reg_bias is None:
-            self.lam_bi = self._bias_precision(self.bi, epoch, 5)
+            self.m_bi, self.lam_bi = self._bias_prior(self.bi, epoch, 5)
         V = self.P + self.Z if self.implicit else self.P
+        # a bias prior N(m, 1/lam) is drawn as m + a draw under N(0, 1/lam) with the
+        # intercept shifted by m (the kernel's bias prior has mean 0)
         g.gibbs_rows(
-            self.i_ptr, self.i_idx, self.i_val, V, self.Z, False, self.bu, self.mu, m_v, lam_v,
-            self._bias_prec(self.lam_bi), self.biased, self.alpha, self.Q, self.bi, self.seed,
-            epoch, _ITEM_TAG,
+            self.i_ptr, self.i_idx, self.i_val, V, self.Z, False, self.bu, self.mu + self.m_bi,
+            m_v, lam_v, self._bias_prec(self.lam_bi), self.biased, self.alpha, self.Q, self.bi,
+            self.seed, epoch, _ITEM_TAG,
         )  # fmt: skip
+        if self.biased:
+            self.bi += np.float32(self.m_bi)
         # users given items
         m_u, lam_u = self._hyper(self.P, epoch, 2)
         if self.reg_bias is None:
-            self.lam_bu = self._bias_precision(self.bu, epoch, 6)
+            self.m_bu, self.lam_bu = self._bias_prior(self.bu, epoch, 6)
         bias_prec_u = self._bias_prec(self.lam_bu)
         g.gibbs_rows(
-            self.u_ptr, self.u_idx, self.u_val, self.Q, self.Z, self.implicit, self.bi, self.mu,
-            m_u, lam_u, bias_prec_u, self.biased, self.alpha, self.P, self.bu,
-            self.seed, epoch, _USER_TAG,
+            self.u_ptr, self.u_idx, self.u_val, self.Q, self.Z, self.implicit, self.bi,
+            self.mu + self.m_bu, m_u, lam_u, bias_prec_u, self.biased, self.alpha, self.P,
+            self.bu, self.seed, epoch, _USER_TAG,
         )  # fmt: skip
+        if self.biased:
+            self.bu += np.float32(self.m_bu)
         alpha_used = self.alpha
         if self.implicit:
             m_y, lam_y = self._hyper(self.Y, epoch, 3)
@@ -355,16 +410,19 @@ class _GibbsTrainer(Trainer):
         rng = np.random.default_rng([self.seed, epoch, 4])
         self.alpha = float(rng.gamma(shape, 1.0 / rate))
         ratio = bias_prec_u / alpha_used
-        self.last_prior = (m_u, np.diag(lam_u) / alpha_used, np.full(self.k, ratio))
+        k = self.k
+        self.last_prior = {
+            "m": m_u, "prec": np.diag(lam_u) / alpha_used, "bprec": np.full(k, ratio),
+            "bmu": np.full(k, self.m_bu), "mv": m_v, "bmi": np.full(k, self.m_bi),
+        }  # fmt: skip
         if epoch >= self.burn_in and (epoch - self.burn_in) % self.thin == 0:
             kept = self.kept
             kept["P"].append(self.P.copy())
             kept["V"].append(V.copy() if self.implicit else kept["P"][-1])
             kept["Q"].append(self.Q.copy())
             kept["Y"].append(self.Y.copy())
-            kept["m"].append(m_u)
-            kept["prec"].append(np.diag(lam_u) / alpha_used)
-            kept["bprec"].append(np.full(self.k, ratio))
+            for name, value in self.last_prior.items():
+                kept[name].append(value)
             self.bu_sum += self.bu
             self.bi_sum += self.bi
         self.version += 1
@@ -377,14 +435,13 @@ class _GibbsTrainer(Trainer):
         kept = self.kept
         S = len(kept["P"])
         if S == 0:  # stopped during the burn-in: serve the current sample
-            m, prec, bprec = self.last_prior
+            last = self.last_prior
             out = {
                 "user_factors": self.P.copy(), "item_factors": self.Q.copy(),
                 "user_bias": self.bu.copy(), "item_bias": self.bi.copy(),
                 "user_vectors": (self.P + self.Z) if self.implicit else None,
-                "implicit_factors": self.Y.copy(), "user_prior_mean": np.asarray(m, float),
-                "user_prior_precision": np.asarray(prec, float),
-                "user_bias_precision": np.asarray(bprec, float),
+                "implicit_factors": self.Y.copy(),
+                **{key: np.asarray(last[name], float) for key, name in _PRIORS.items()},
             }  # fmt: skip
         else:
             c = np.float32(1.0 / math.sqrt(S))
@@ -398,10 +455,9 @@ class _GibbsTrainer(Trainer):
                 "item_bias": (self.bi_sum / S).astype(np.float32),
                 "user_vectors": cat("V") if self.implicit else None,
                 "implicit_factors": cat("Y"),
-                "user_prior_mean": np.concatenate(kept["m"]),
-                "user_prior_precision": np.concatenate(kept["prec"]),
-                "user_bias_precision": np.concatenate(kept["bprec"]),
+                **{key: np.concatenate(kept[name]) for key, name in _PRIORS.items()},
             }  # fmt: skip
+            out["item_prior_mean"] = out["item_prior_mean"] * float(c)
             if not self.implicit:
                 out["implicit_factors"] = np.zeros_like(out["item_factors"])
         self._cache = (self.version, out)
@@ -424,8 +480,8 @@ class _GibbsTrainer(Trainer):
             "arrays": [a.copy() for a in (self.P, self.Q, self.Y, self.Z, self.bu, self.bi)],
             "kept": {k: list(v) for k, v in self.kept.items()},
             "sums": (self.bu_sum.copy(), self.bi_sum.copy()),
-            "alpha": self.alpha, "last_prior": self.last_prior,
-            "lam_b": (self.lam_bu, self.lam_bi),
+            "alpha": self.alpha, "last_prior": dict(self.last_prior),
+            "lam_b": (self.lam_bu, self.lam_bi), "m_b": (self.m_bu, self.m_bi),
         }  # fmt: skip
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -435,4 +491,5 @@ class _GibbsTrainer(Trainer):
         self.bu_sum, self.bi_sum = (a.copy() for a in snap["sums"])
         self.alpha, self.last_prior = snap["alpha"], snap["last_prior"]
         self.lam_bu, self.lam_bi = snap["lam_b"]
+        self.m_bu, self.m_bi = snap["m_b"]
         self.version += 1

@@ -742,6 +742,7 @@ class Service:
             pred[both] += np.einsum(
                 "ij,ij->i", U[both].astype(np.float64), Q[irow[both]].astype(np.float64)
             )
+        m._add_cold_priors(pred, known_u, lambda rows: U[rows], irow)
         scale = getattr(m, "rating_scale_", None)
         if scale is not None:
             np.clip(pred, scale[0], scale[1], out=pred)
