@@ -52,7 +52,7 @@ def main() -> None:
         "",
         "NDCG@10 (training items excluded) on the study's 80/20 split (seed 0), k and "
         'epochs as in `study_lodo.py`, one thread. `auto`: the default `reg="auto"` '
-        "(candidates 10-1000 fitted two epochs each on the training split less a "
+        "(candidates 10-1000 fitted three epochs each on the training split less a "
         "validation slice, then the model of the smallest one within one standard error "
         "of the best); `reg=30`: the fixed default "
         "it replaced; popularity: the most interacted-with unseen items.",
