@@ -93,6 +93,26 @@ def test_unseen_users_and_items_score_the_prior_predictive(data, tmp_path):
     np.testing.assert_allclose(again.predict(users, items, clip=False), pred, rtol=1e-6)
 
 
+def test_files_from_before_the_prior_means_still_load(data, tmp_path, monkeypatch):
+    """A file saved before the bias prior means and the item prior mean were stored
+    loads with those at zero: known pairs score as they did, an unknown item as the
+    global mean plus the user's bias."""
+    train, test = data
+    m = BayesianMF(n_factors=3, n_epochs=5, burn_in=3, random_state=0).fit(train)
+    old = {k: v for k, v in BayesianMF.extra_state.items() if k not in m.extra_state_added}
+    with monkeypatch.context() as mp:  # what such a file holds
+        mp.setattr(BayesianMF, "extra_state", old)
+        save(m, tmp_path / "old.lfm")
+    back = load(tmp_path / "old.lfm")
+    for key in m.extra_state_added:
+        assert not getattr(back, key + "_").any()
+    u, i = _raw_pairs(test)
+    np.testing.assert_allclose(back.predict(u, i), m.predict(u, i), rtol=1e-6)
+    user = train.users.raw[0]
+    want = back.global_mean_ + back.user_bias_[0]
+    assert back.predict([user], ["nothing"], clip=False)[0] == pytest.approx(want, abs=1e-5)
+
+
 def test_prior_predictive_helps_items_unseen_in_training(ml_small_path):
     """ml-latest-small, a seeded 80/20 split: about 4% of the test ratings are of films
     with no training rating; scoring them with the prior predictive beats the global mean

@@ -118,6 +118,11 @@ class BayesianMF(FactorModel):
         "item_prior_mean": "factors",
         "item_bias_prior_mean": "factors",
     }
+    #: per-factor arrays that files saved before them lack: loaded as zeros (bias prior
+    #: means 0, item prior mean 0), so those files load and score known pairs as before
+    extra_state_added: ClassVar[tuple[str, ...]] = (
+        "user_bias_prior_mean", "item_prior_mean", "item_bias_prior_mean",
+    )  # fmt: skip
 
     def __init__(
         self,

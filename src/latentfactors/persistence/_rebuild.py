@@ -162,9 +162,12 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
         state["user_items"] = seen
     # learned arrays
     expected = {f"{k}_": k for k in (*_CORE_ARRAYS, *_COUNTS, *cls.extra_state)}
+    added = getattr(cls, "extra_state_added", ())
     for key, target in expected.items():
         if key in arrays:
             state[target] = arrays.pop(key)
+        elif target in added:  # newer than the file: its zero value is the older model
+            state[target] = np.zeros(np.shape(state["item_factors"])[1])
         elif key[:-1] not in _COUNTS:
             raise ModelFileError(f"{name}: array {key!r} is missing")
     if _USER_VECTORS in arrays:
