@@ -166,7 +166,7 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
     for key, target in expected.items():
         if key in arrays:
             state[target] = arrays.pop(key)
-        elif target in added:  # newer than the file: its zero value is the older model
+        elif target in added:  # newer than the file: zeros (see the class's extra_state_added)
             state[target] = np.zeros(np.shape(state["item_factors"])[1])
         elif key[:-1] not in _COUNTS:
             raise ModelFileError(f"{name}: array {key!r} is missing")
