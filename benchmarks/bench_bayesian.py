@@ -182,11 +182,11 @@ def main() -> None:
         if args.only == "latentfactors":
             _warm_up()
         out = {}
+        seeds = [int(x) for x in args.seeds.split(",")]
         for sc in scenarios:
             for v in variants:
                 stems = sorted(str(p)[: -len("-train.npy")]
                                for p in Path(args.split_dir).glob(f"{sc}-*-train.npy"))  # fmt: skip
-                seeds = [int(x) for x in args.seeds.split(",")]
                 # per seed: the mean RMSE over the folds and the seconds summed over them
                 rmse, secs = [], []
                 for seed in seeds:

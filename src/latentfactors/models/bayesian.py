@@ -201,13 +201,13 @@ class BayesianMF(FactorModel):
 
     def _cold_priors(self) -> dict[str, Any]:
         """The prior predictive of a user or item unseen in training: its factors and bias
-        at their prior means, sample by sample (served layout, so a dot product with the
-        served factors averages over the samples)."""
+        at their prior means, sample by sample (scaled like the served factors, so a dot
+        product with them averages over the samples)."""
         c = 1.0 / math.sqrt(self.item_factors_.shape[1] // int(self.n_factors))
         return {
             "user_vector": self.user_prior_mean_ * c,
             "user_bias": float(np.mean(self.user_bias_prior_mean_)),
-            "item_vector": self.item_prior_mean_,
+            "item_vector": self.item_prior_mean_ * c,
             "item_bias": float(np.mean(self.item_bias_prior_mean_)),
         }
 
@@ -326,9 +326,8 @@ class _GibbsTrainer(Trainer):
         self.alpha = 1.0 / max(var, 1e-6)
         # kept samples: user factors, user vectors, item factors, implicit factors, priors
         self.kept: dict[str, list[np.ndarray]] = {
-            "P": [], "V": [], "Q": [], "Y": [], "m": [], "prec": [], "bprec": [], "bmu": [],
-            "mv": [], "bmi": [],
-        }  # fmt: skip
+            name: [] for name in ("P", "V", "Q", "Y", *_PRIORS.values())
+        }
         self.bu_sum = np.zeros(data.n_users)
         self.bi_sum = np.zeros(data.n_items)
         zeros = np.zeros(k)
@@ -462,7 +461,6 @@ class _GibbsTrainer(Trainer):
                 "implicit_factors": cat("Y"),
                 **{key: np.concatenate(kept[name]) for key, name in _PRIORS.items()},
             }  # fmt: skip
-            out["item_prior_mean"] = out["item_prior_mean"] * float(c)
             if not self.implicit:
                 out["implicit_factors"] = np.zeros_like(out["item_factors"])
         self._cache = (self.version, out)
