@@ -72,7 +72,9 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
         dict(solver="cg"),
         dict(solver="cholesky", confidence="linear", alpha=2.0),
         dict(threshold=4.0, compute_loss=True),
+        dict(solver="block", block_size=6),
         dict(reg_scaling="frequency", reg=0.02, compute_loss=True),
+        dict(reg_scaling="frequency", reg=0.02, solver="block", block_size=8),
         dict(
             reg_scaling="frequency",
             reg=0.05,
@@ -83,7 +85,15 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
             compute_loss=True,
         ),
     ],
-    ids=["cg", "cholesky-linear", "threshold-loss", "frequency-cg", "frequency-cholesky"],
+    ids=[
+        "cg",
+        "cholesky-linear",
+        "threshold-loss",
+        "block",
+        "frequency-cg",
+        "frequency-block",
+        "frequency-cholesky",
+    ],
 )
 def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
     from latentfactors import distributed as lfd

@@ -18,6 +18,32 @@ def ials_exact(indptr, indices, conf, Y, reg):
     return X
 
 
+def ials_block(indptr, indices, conf, X0, Y, YtY, block, lam=None):
+    """One pass of block coordinate descent (iALS++) per row, written from the objective:
+    each block of coordinates in turn set to the exact minimiser of the row's loss
+    ``sum_obs c (1 - x.y)^2 + sum_unobs (x.y)^2 + reg |x|^2`` with the others fixed, the
+    row's full system ``A = YtY + lam I + sum (c - 1) y y^T``, ``b = sum c y`` formed
+    densely. Entries with a negative confidence are left out (unobserved)."""
+    X = X0.astype(np.float64).copy()
+    k = Y.shape[1]
+    for u in range(len(indptr) - 1):
+        sl = slice(indptr[u], indptr[u + 1])
+        keep = conf[sl] >= 0
+        cols, c = indices[sl][keep], conf[sl][keep].astype(np.float64)
+        Yu = Y[cols].astype(np.float64)
+        A = YtY.astype(np.float64) + (0.0 if lam is None else lam[u]) * np.eye(k)
+        A += Yu.T @ ((c - 1)[:, None] * Yu)
+        b = Yu.T @ c
+        x = X[u]
+        for b0 in range(0, k, block):
+            B = slice(b0, min(k, b0 + block))
+            # minimise over x_B: A_BB x_B = b_B - A_B,rest x_rest
+            rest = b[B] - A[B] @ x + A[B, B] @ x[B]
+            x[B] = np.linalg.solve(A[B, B], rest)
+        X[u] = x
+    return X
+
+
 def ials_loss(indptr, indices, conf, X, Y, reg):
     """The full objective over every cell, computed densely."""
     X, Y = X.astype(np.float64), Y.astype(np.float64)

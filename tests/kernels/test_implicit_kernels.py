@@ -62,9 +62,76 @@ def test_cg_and_cholesky_models_agree(small):
 
     a = ImplicitALS(n_factors=5, n_epochs=10, solver="cg", cg_steps=6, random_state=1).fit(small)
     b = ImplicitALS(n_factors=5, n_epochs=10, solver="cholesky", random_state=1).fit(small)
+    c = ImplicitALS(n_factors=5, n_epochs=10, solver="block", block_size=2,
+                    random_state=1).fit(small)  # fmt: skip
     sa = a.user_factors_ @ a.item_factors_.T
     sb = b.user_factors_ @ b.item_factors_.T
+    sc = c.user_factors_ @ c.item_factors_.T
     assert np.abs(sa - sb).max() < 0.02 * np.abs(sb).max()
+    assert np.abs(sc - sb).max() < 0.02 * np.abs(sb).max()
+
+
+def test_block_solver_parameters_are_checked(small):
+    from latentfactors import InvalidParameterError
+    from latentfactors.models import ImplicitALS
+
+    with pytest.raises(InvalidParameterError, match=r"ImplicitALS: block_size=0 is invalid"):
+        ImplicitALS(solver="block", block_size=0).fit(small)
+    with pytest.raises(InvalidParameterError, match=r"solver='iALS\+\+' is invalid.*'block'"):
+        ImplicitALS(solver="iALS++").fit(small)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_block_step_matches_reference(small, one_thread, block, per_row):
+    """The iALS++ subspace kernel against its NumPy twin (blocks that divide k, that do
+    not, and one wider than k), with a shared and with per-row penalties."""
+    X, Y, ptr, idx, conf, YtY = setup_ials(small)
+    lam = None
+    if per_row:
+        lam = np.random.default_rng(3).uniform(0.05, 2.0, len(ptr) - 1).astype(np.float32)
+        YtY = (Y.T @ Y).astype(np.float32)
+    want = ref.ials_block(ptr, idx, conf, X, Y, YtY, block, lam)
+    got = X.copy()
+    if lam is None:
+        ials.ials_block_step(ptr, idx, conf, got, Y, YtY, block)
+    else:
+        ials.ials_block_step_rows(ptr, idx, conf, got, Y, YtY, lam, block)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got, X)
+
+
+def test_block_step_of_full_width_is_the_exact_solve(small, one_thread):
+    """One block of all k coordinates is the exact row solve, from any starting point;
+    narrower blocks converge to it pass by pass."""
+    X, Y, ptr, idx, conf, YtY = setup_ials(small)
+    exact = ref.ials_exact(ptr, idx, conf, Y, 0.1)
+    full = X.copy()
+    ials.ials_block_step(ptr, idx, conf, full, Y, YtY, 5)
+    np.testing.assert_allclose(full, exact, rtol=1e-4, atol=1e-5)
+    narrow, errors = X.copy(), []
+    for _ in range(4):
+        ials.ials_block_step(ptr, idx, conf, narrow, Y, YtY, 2)
+        errors.append(np.abs(narrow - exact).max())
+    assert errors[0] > errors[1] > errors[2] > errors[3]
+    assert errors[3] < 0.1 * errors[0]
+
+
+def test_block_step_leaves_out_negative_confidences(small, one_thread):
+    """A negative confidence (the reg search's held-out cells) counts as unobserved: the
+    same rows as with those entries removed from the CSR."""
+    X, Y, ptr, idx, conf, YtY = setup_ials(small)
+    drop = np.zeros(len(idx), dtype=bool)
+    drop[::4] = True
+    marked = conf.copy()
+    marked[drop] = -1.0
+    a = X.copy()
+    ials.ials_block_step(ptr, idx, marked, a, Y, YtY, 2)
+    rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    kept_ptr = np.r_[0, np.cumsum(np.bincount(rows[~drop], minlength=len(ptr) - 1))]
+    b = X.copy()
+    ials.ials_block_step(kept_ptr.astype(np.int64), idx[~drop], conf[~drop], b, Y, YtY, 2)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_loss_matches_dense_objective(small):
@@ -76,9 +143,10 @@ def test_loss_matches_dense_objective(small):
 def test_ials_threads_do_not_change_results(small):
     from latentfactors.models import ImplicitALS
 
-    for solver in ("cg", "cholesky"):
-        one = ImplicitALS(n_factors=6, n_epochs=3, solver=solver, n_threads=1, random_state=2)
-        two = ImplicitALS(n_factors=6, n_epochs=3, solver=solver, n_threads=2, random_state=2)
+    for solver in ("cg", "block", "cholesky"):
+        kw = dict(n_factors=6, n_epochs=3, solver=solver, block_size=4, random_state=2)
+        one = ImplicitALS(n_threads=1, **kw)
+        two = ImplicitALS(n_threads=2, **kw)
         assert np.array_equal(one.fit(small).user_factors_, two.fit(small).user_factors_)
 
 

@@ -33,7 +33,7 @@ HONOURED = {
                       "solver", "cg_steps", "init_std", "random_state"}),
     "ImplicitALS": frozenset({"n_factors", "n_epochs", "reg", "alpha", "reg_scaling",
                               "reg_alpha0", "reg_nu", "confidence", "epsilon", "solver",
-                              "cg_steps", "threshold", "init_std", "compute_loss",
+                              "cg_steps", "block_size", "threshold", "init_std", "compute_loss",
                               "random_state"}),
     "SVD": frozenset({"n_factors", "n_epochs", "lr", "reg", "reg_bias", "lr_bu", "lr_bi",
                       "lr_pu", "lr_qi", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "init_std",

@@ -420,9 +420,10 @@ def ials_hold_out_items(block: dict[str, Any], lo: int, items: np.ndarray,
 
 def ials_half(
     block: dict[str, Any], X: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], solver: str,
-    cg_steps: int, loss_reg: float | None,
+    cg_steps: int, block_size: int, loss_reg: float | None,
 ) -> tuple[np.ndarray, float]:  # fmt: skip
-    """Update the rows ``X`` (a copy) of one block against fixed ``(Y, YtY + reg I)``.
+    """Update the rows ``X`` (a copy) of one block against fixed ``(Y, YtY + reg I)`` by
+    the model's ``solver`` (``ials_update``).
 
     With ``loss_reg`` the block's part of the training objective (undivided, without the
     item-side penalty) is returned too; else NaN. A block with per-row penalties
@@ -436,14 +437,7 @@ def ials_half(
     lam = block.get("lam")
     ptr, idx, conf = block["ptr"], block["idx"], block["conf"]
     with _threads():
-        if lam is None and solver == "cg":
-            ials.ials_cg_step(ptr, idx, conf, X, Y, YtY, cg_steps)
-        elif lam is None:
-            ials.ials_cholesky_step(ptr, idx, conf, X, Y, YtY)
-        elif solver == "cg":
-            ials.ials_cg_step_rows(ptr, idx, conf, X, Y, YtY, lam, cg_steps)
-        else:
-            ials.ials_cholesky_step_rows(ptr, idx, conf, X, Y, YtY, lam)
+        ials.ials_update(ptr, idx, conf, X, Y, YtY, lam, solver, cg_steps, block_size)
         part = float("nan")
         if loss_reg is not None:
             nnz = max(len(idx), 1)

@@ -288,6 +288,7 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.row_reg = (float(model.reg_alpha0), float(model.reg_nu))
         self.solver = model.solver
         self.cg_steps = int(model.cg_steps)
+        self.block_size = int(model.block_size)
         self.compute_loss = bool(model.compute_loss)
         self.reports_loss = self.compute_loss
         self.params = (model.confidence, float(model.alpha), float(model.epsilon),
@@ -388,7 +389,8 @@ class DaskImplicitALSTrainer(_BlockTrainer):
             if not box:
                 box.append(scatter_one(client, (Y, YtY)))
             return client.submit(T.ials_half, blk, scatter_one(client, X[lo:hi]), box[0],
-                                 self.solver, self.cg_steps, loss_reg)  # fmt: skip
+                                 self.solver, self.cg_steps, self.block_size,
+                                 loss_reg)  # fmt: skip
 
         out = self._half(blocks, bounds, what, _Attempts(task, box))
         total = 0.0

@@ -19,6 +19,8 @@ from numba import prange
 from ._reduce import ordered_sum
 
 __all__ = [
+    "ials_block_step",
+    "ials_block_step_rows",
     "ials_cg_step",
     "ials_cg_step_rows",
     "ials_cholesky_step",
@@ -26,8 +28,29 @@ __all__ = [
     "ials_loss",
     "ials_solve_rows",
     "ials_solve_rows_reg",
+    "ials_update",
     "locate_entries",
 ]
+
+
+def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_size):
+    """Update every row of ``X`` in place by ``solver`` ("cg", "block" or "cholesky");
+    ``lam`` holds per-row penalties (``YtY`` is then ``Y^T Y``) or is None (``YtY`` holds
+    ``Y^T Y + reg I``). The one dispatch of the single-machine and Dask trainers."""
+    if solver == "cg":
+        if lam is None:
+            ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps)
+        else:
+            ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, lam, cg_steps)
+    elif solver == "block":
+        if lam is None:
+            ials_block_step(indptr, indices, conf, X, Y, YtY, block_size)
+        else:
+            ials_block_step_rows(indptr, indices, conf, X, Y, YtY, lam, block_size)
+    elif lam is None:
+        ials_cholesky_step(indptr, indices, conf, X, Y, YtY)
+    else:
+        ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, lam)
 
 
 #: rows per parallel task of the CG kernels (one scratch block per task). 1: with 64,
@@ -170,6 +193,140 @@ def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap)
         rs_old = rs_new
     for f in range(k):
         X[u, f] = x[f]
+
+
+# --------------------------------------------------------------- subspace (iALS++) solves
+# Rendle, Krichene, Zhang and Koren (2021), "iALS++: Speeding up Matrix Factorization
+# with Subspace Optimization": a row's k coordinates are updated a block of ``b`` at a
+# time, each block exactly with the others fixed (one pass of block coordinate descent
+# per call). A block's system is
+#     (YtY[B, B] + lam I + sum (c - 1) y_B y_B^T) d = sum (c - (c - 1) s) y_B - (YtY x + lam x)[B]
+# with ``s = x . y`` of each observed entry kept up to date as blocks move, so a block
+# costs ``n_u b^2`` to form instead of the full solve's ``n_u k^2``; ``b = k`` is the
+# exact solve (one Newton step on a quadratic).
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def ials_block_step(indptr, indices, conf, X, Y, YtY, block):
+    """One subspace-descent pass over every row of ``X``, ``block`` coordinates at a time."""
+    _block_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, block)
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def ials_block_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, block):
+    """:func:`ials_block_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
+    _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, block)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, block):
+    n = X.shape[0]
+    k = X.shape[1]
+    for u in prange(n):
+        lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
+        _block_row(indptr[u], indptr[u + 1], indices, conf, X[u], Y, YtY, lam, min(block, k))
+
+
+@numba.njit(fastmath=True, nogil=True)
+def _block_row(start, end, indices, conf, x, Y, YtY, lam, b_max):
+    k = x.shape[0]
+    m = 0
+    for t in range(start, end):
+        if conf[t] >= 0:  # a negative confidence: a cell taken out of the data
+            m += 1
+    # scratch tied to the row (its size depends on it), so it is never hoisted out of
+    # the parallel loop and shared between threads: the row's observed item factors
+    # gathered once, sqrt(c - 1), and r = c - (c - 1) s with s = x . y kept up to date
+    Yu = np.empty((m, k), dtype=np.float32)
+    sw = np.empty(m, dtype=np.float32)
+    r = np.empty(m, dtype=np.float32)
+    g = np.empty(k, dtype=np.float32)
+    rhs = np.empty(b_max, dtype=np.float64)
+    d32 = np.empty(b_max, dtype=np.float32)
+    j = 0
+    for t in range(start, end):
+        c = conf[t]
+        if c < 0:
+            continue
+        i = indices[t]
+        d = np.float32(0.0)
+        for f in range(k):
+            v = Y[i, f]
+            Yu[j, f] = v
+            d += v * x[f]
+        w = max(c - np.float32(1.0), np.float32(0.0))
+        sw[j] = np.sqrt(w)
+        r[j] = c - w * d
+        j += 1
+    _matvec(YtY, x, lam, g)  # (YtY + lam I) x, kept up to date as x moves
+    W = np.empty((m, b_max), dtype=np.float32)
+    for b0 in range(0, k, b_max):
+        b = min(b_max, k - b0)
+        if b < b_max:  # the last, shorter block: contiguous scratch of its own width
+            W = np.empty((m, b), dtype=np.float32)
+        for p in range(b):
+            rhs[p] = -np.float64(g[b0 + p])
+        for jj in range(m):
+            rj = np.float64(r[jj])
+            for p in range(b):
+                v = Yu[jj, b0 + p]
+                W[jj, p] = sw[jj] * v
+                rhs[p] += rj * v
+        # sum (c - 1) y_B y_B^T as one small GEMM (the loops by hand were 2x slower)
+        A = (W.T @ W).astype(np.float64)
+        for p in range(b):
+            for q in range(b):
+                A[p, q] += YtY[b0 + p, b0 + q]
+            A[p, p] += lam
+        if not _cholesky_solve(A, rhs, b):
+            continue  # not positive definite (no penalty, degenerate factors): keep x
+        for p in range(b):
+            d32[p] = np.float32(rhs[p])
+            x[b0 + p] += d32[p]
+        for jj in range(m):  # every observed x . y moves by y_B . d
+            dv = np.float32(0.0)
+            for p in range(b):
+                dv += Yu[jj, b0 + p] * d32[p]
+            r[jj] -= sw[jj] * sw[jj] * dv
+        for f in range(k):
+            acc = np.float32(0.0)
+            for p in range(b):
+                acc += YtY[f, b0 + p] * d32[p]
+            g[f] += acc
+        for p in range(b):
+            g[b0 + p] += lam * d32[p]
+
+
+@numba.njit(inline="always", fastmath=True, nogil=True)
+def _cholesky_solve(A, rhs, b):
+    """Solve ``A d = rhs`` (float64, ``b x b``) in place in ``rhs`` by Cholesky, ``A``'s
+    lower triangle overwritten by the factor; False, leaving ``rhs`` undefined, when ``A``
+    is not positive definite."""
+    L = A
+    for j in range(b):
+        acc = L[j, j]
+        for q in range(j):
+            acc -= L[j, q] * L[j, q]
+        if not acc > 0.0:
+            return False
+        d = np.sqrt(acc)
+        L[j, j] = d
+        for p in range(j + 1, b):
+            acc = L[p, j]
+            for q in range(j):
+                acc -= L[p, q] * L[j, q]
+            L[p, j] = acc / d
+    for p in range(b):  # L z = rhs
+        acc = rhs[p]
+        for q in range(p):
+            acc -= L[p, q] * rhs[q]
+        rhs[p] = acc / L[p, p]
+    for p in range(b - 1, -1, -1):  # L^T d = z
+        acc = rhs[p]
+        for q in range(p + 1, b):
+            acc -= L[q, p] * rhs[q]
+        rhs[p] = acc / L[p, p]
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
