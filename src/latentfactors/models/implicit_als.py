@@ -96,7 +96,8 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         solve). On MovieLens 100K, Last.fm 2K and the 1M synthetic set at 128 and 256
         factors it reached the exact solve's NDCG@10 in 4-8x less time than
         ``"cholesky"``, and the default 3 CG steps reached it too, 3-6x faster still
-        (``benchmarks/results/ials-solvers.md``), so CG stays the default.
+        (a run of ``benchmarks/check_ials_solvers.py``'s variants), so CG stays the
+        default.
     cg_steps : int, default 3
     block_size : int, default 32
         Coordinates per block of ``solver="block"`` (16-32 were the fastest there).
