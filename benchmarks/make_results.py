@@ -218,7 +218,8 @@ def main() -> None:
         'The data-driven regularization (`reg="auto"`) is checked against the fixed '
         "values it replaced in [`ials-auto.md`](results/ials-auto.md) (ImplicitALS) and "
         "[`als-auto.md`](results/als-auto.md) (ALS); ALS's CG steps in "
-        "[`als-cg-steps.md`](results/als-cg-steps.md); the speed targets in "
+        "[`als-cg-steps.md`](results/als-cg-steps.md); ImplicitALS's solvers (CG, iALS++ blocks, "
+        "Cholesky) in [`ials-solvers.md`](results/ials-solvers.md); the speed targets in "
         "[`speed.md`](results/speed.md); the kernels against this machine's peak in "
         "[`roofline.md`](results/roofline.md); BayesianMF against myFM in "
         "[`bayesian.md`](results/bayesian.md).",

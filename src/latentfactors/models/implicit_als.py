@@ -94,13 +94,14 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         coordinates are updated ``block_size`` at a time, each block solved exactly with
         the others fixed, one pass per epoch (``block_size >= n_factors`` is the exact
         solve). On MovieLens 100K, Last.fm 2K and the 1M synthetic set at 128 and 256
-        factors it reached the exact solve's NDCG@10 in 4-8x less time than
-        ``"cholesky"``, and the default 3 CG steps reached it too, 3-6x faster still
-        (a run of ``benchmarks/check_ials_solvers.py``'s variants), so CG stays the
-        default.
+        factors it reached the exact solve's NDCG@10 (within 0.001) in 3.6-9.6x less
+        time than ``"cholesky"``, and the default 3 CG steps reached it too, 4.7-5.8x
+        faster still (``benchmarks/results/ials-solvers.md``), so CG stays the default.
     cg_steps : int, default 3
     block_size : int, default 32
-        Coordinates per block of ``solver="block"`` (16-32 were the fastest there).
+        Coordinates per block of ``solver="block"``. On that page 16 was the fastest
+        (8 about as fast); 32 took 6-14% longer and ended a little closer to the exact
+        objective.
     threshold : float, optional
         Binarize explicit ratings: keep those ``>= threshold`` as interactions of
         strength 1. None uses the values themselves as strengths.
