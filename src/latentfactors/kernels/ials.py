@@ -25,7 +25,10 @@ __all__ = [
     "ials_cg_step_rows",
     "ials_cholesky_step",
     "ials_cholesky_step_rows",
+    "ials_gram64",
     "ials_loss",
+    "ials_loss_rows",
+    "ials_loss_total",
     "ials_solve_rows",
     "ials_solve_rows_reg",
     "ials_update",
@@ -397,18 +400,32 @@ def ials_solve_rows(indptr, indices, conf, Y, YtY):
     return out
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def ials_loss(indptr, indices, conf, X, Y, reg):
     """Training objective divided by the number of observed entries.
 
     ``sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + reg (|X|^2 + |Y|^2)`` over *all* cells,
     computed as ``sum_u x_u^T (Y^T Y) x_u`` plus corrections on the observed cells.
+    (Plain Python over three kernels: numba's cache could not reload a parallel kernel
+    that calls another parallel one, see :mod:`.sorting`.)
     """
+    parts = np.zeros(X.shape[0])
+    ials_loss_rows(indptr, indices, conf, X, Y, ials_gram64(Y), reg, parts)
+    return ials_loss_total(parts, Y, reg) / max(indices.shape[0], 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def ials_gram64(Y):
+    """``Y^T Y`` in float64, for :func:`ials_loss_rows`."""
+    Y64 = Y.astype(np.float64)
+    return Y64.T @ Y64
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def ials_loss_rows(indptr, indices, conf, X, Y, YtY, reg, out):
+    """Each row's share of :func:`ials_loss` (before the division) into ``out``; rows
+    are independent, so a trainer can fill ``out`` a block of rows at a time."""
     k = X.shape[1]
-    YtY = Y.T.astype(np.float64) @ Y.astype(np.float64)
-    n = X.shape[0]
-    parts = np.zeros(n)
-    for u in prange(n):
+    for u in prange(X.shape[0]):
         x = X[u].astype(np.float64)
         total = x @ (YtY @ x)
         for t in range(indptr[u], indptr[u + 1]):
@@ -418,12 +435,18 @@ def ials_loss(indptr, indices, conf, X, Y, reg):
             for f in range(k):
                 s += x[f] * Y[i, f]
             total += c * (1.0 - s) ** 2 - s * s
-        parts[u] = total + reg * (x @ x)
+        out[u] = total + reg * (x @ x)
+
+
+@numba.njit(cache=True, nogil=True)
+def ials_loss_total(parts, Y, reg):
+    """The rows' shares summed in a fixed order, plus the item factors' penalty."""
+    k = Y.shape[1]
     ynorm = 0.0
     for i in range(Y.shape[0]):
         for f in range(k):
             ynorm += np.float64(Y[i, f]) ** 2
-    return (ordered_sum(parts) + reg * ynorm) / max(indices.shape[0], 1)
+    return ordered_sum(parts) + reg * ynorm
 
 
 # ---------------------------------------------------------------------- per-row penalties

@@ -56,11 +56,15 @@ class ImplicitModel(FactorModel):
 _CHUNK = 1 << 20
 
 
-def confidence(values: np.ndarray, scheme: str, alpha: float, epsilon: float) -> np.ndarray:
+def confidence(
+    values: np.ndarray, scheme: str, alpha: float, epsilon: float, out: np.ndarray | None = None
+) -> np.ndarray:
     """``1 + alpha * r`` (linear) or ``1 + alpha * log(1 + r / epsilon)`` (log), float32.
 
-    Computed in float64 a chunk at a time, so 100M values need no 800 MB temporary."""
-    out = np.empty(len(values), dtype=np.float32)
+    Computed in float64 a chunk at a time, so 100M values need no 800 MB temporary;
+    ``out`` (float32, the length of ``values``) may be ``values`` itself."""
+    if out is None:
+        out = np.empty(len(values), dtype=np.float32)
     for start in range(0, len(values), _CHUNK):
         v = values[start : start + _CHUNK].astype(np.float64)
         if scheme == "linear":
