@@ -1,5 +1,7 @@
 """Implicit ALS, BPR, top-k and fold-in kernels against their NumPy twins."""
 
+import itertools
+
 import numba
 import numpy as np
 import pytest
@@ -138,6 +140,38 @@ def test_loss_matches_dense_objective(small):
     X, Y, ptr, idx, conf, _ = setup_ials(small)
     got = ials.ials_loss(ptr, idx, conf, X, Y, 0.1)
     assert got == pytest.approx(ref.ials_loss(ptr, idx, conf, X, Y, 0.1), rel=1e-5)
+
+
+def test_loss_by_blocks_of_rows_is_the_same_number(small):
+    """ials_loss_rows fills a block of rows at a time (the trainer's blocked user side):
+    the rows' parts do not depend on the blocks, so the total is the same float."""
+    X, Y, ptr, idx, conf, _ = setup_ials(small)
+    gram = ials.ials_gram64(Y)
+    parts = np.zeros(len(X))
+    cuts = [0, 1, 7, 19, 20, len(X)]
+    for s, e in itertools.pairwise(cuts):
+        a, b = ptr[s], ptr[e]
+        ials.ials_loss_rows(ptr[s : e + 1] - a, idx[a:b], conf[a:b], X[s:e], Y, gram, 0.1,
+                            parts[s:e])  # fmt: skip
+    total = ials.ials_loss_total(parts, Y, 0.1) / len(idx)
+    assert total == ials.ials_loss(ptr, idx, conf, X, Y, 0.1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    arrays(np.float32, st.integers(0, 300), elements=st.floats(0, 1e6, width=32)),
+    st.sampled_from([True, False]),
+    st.floats(0.01, 100),
+    st.floats(0.01, 10),
+)
+def test_confidence_matches_numpy(values, log, alpha, eps):
+    v = values.astype(np.float64)
+    want = (1.0 + alpha * (np.log1p(v / eps) if log else v)).astype(np.float32)
+    out = np.empty(len(values), dtype=np.float32)
+    ials.confidence_into(values, log, alpha, eps, out)
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    ials.confidence_into(values, log, alpha, eps, values)  # in place
+    np.testing.assert_array_equal(values, out)
 
 
 def test_ials_threads_do_not_change_results(small):

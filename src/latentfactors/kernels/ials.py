@@ -19,6 +19,7 @@ from numba import prange
 from ._reduce import ordered_sum
 
 __all__ = [
+    "confidence_into",
     "ials_block_step",
     "ials_block_step_rows",
     "ials_cg_step",
@@ -398,6 +399,15 @@ def ials_solve_rows(indptr, indices, conf, Y, YtY):
     for u in prange(n):
         _exact_row(indptr, indices, conf, Y, YtY64, u, out[u])
     return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def confidence_into(values, log, alpha, epsilon, out):
+    """``1 + alpha * log(1 + r / epsilon)`` (``log``) or ``1 + alpha * r`` of each value,
+    in float64, rounded into ``out`` (float32; may be ``values`` itself)."""
+    for t in prange(values.shape[0]):
+        v = np.float64(values[t])
+        out[t] = 1.0 + alpha * (np.log1p(v / epsilon) if log else v)
 
 
 def ials_loss(indptr, indices, conf, X, Y, reg):

@@ -52,24 +52,20 @@ class ImplicitModel(FactorModel):
         return super().predict(users, items, clip=False, return_mask=return_mask)
 
 
-#: values per chunk of :func:`confidence` (its float64 temporaries stay this small)
-_CHUNK = 1 << 20
-
-
 def confidence(
     values: np.ndarray, scheme: str, alpha: float, epsilon: float, out: np.ndarray | None = None
 ) -> np.ndarray:
     """``1 + alpha * r`` (linear) or ``1 + alpha * log(1 + r / epsilon)`` (log), float32.
 
-    Computed in float64 a chunk at a time, so 100M values need no 800 MB temporary;
-    ``out`` (float32, the length of ``values``) may be ``values`` itself."""
+    Computed in float64 value by value, in parallel (no float64 temporary: 100M values
+    take about 0.2 s on two threads); ``out`` (float32, the length of ``values``) may be
+    ``values`` itself."""
+    from ..kernels.ials import confidence_into
+
+    values = np.ascontiguousarray(values)
+    if values.dtype.kind not in "fiub":  # pragma: no cover - containers hold float32
+        values = values.astype(np.float64)
     if out is None:
         out = np.empty(len(values), dtype=np.float32)
-    for start in range(0, len(values), _CHUNK):
-        v = values[start : start + _CHUNK].astype(np.float64)
-        if scheme == "linear":
-            c = 1.0 + alpha * v
-        else:
-            c = 1.0 + alpha * np.log1p(v / epsilon)
-        out[start : start + _CHUNK] = c
+    confidence_into(values, scheme != "linear", float(alpha), float(epsilon), out)
     return out
