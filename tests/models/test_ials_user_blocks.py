@@ -18,8 +18,8 @@ from latentfactors.models import implicit_als as mod
 
 @pytest.fixture(scope="module")
 def data():
-    """Play counts with users of no interactions among them (the first, and runs in the
-    middle), so blocks start and end on empty rows too."""
+    """Play counts with users of no interactions among them (the first, and two between
+    any two users with some), so blocks hold empty rows too."""
     syn = make_synthetic(300, 200, 6000, implicit=True, seed=0).interactions
     raw_users = syn.users.ids(syn.user_ids) * 3 + 2  # ids 0, 1, 3, 4, ... have no rows
     vocab = Vocabulary(np.arange(0, 3 * 300 + 3))
@@ -46,7 +46,7 @@ def _fit(data, **kw):
 def test_blocked_user_side_gives_the_kept_sides_model(data, kw, monkeypatch):
     kept = _fit(data, **kw)
     monkeypatch.setattr(mod, "_USER_CONF_KEPT", 0)
-    monkeypatch.setattr(mod, "_USER_BLOCK", 97)  # about 15 blocks, most cut mid-user
+    monkeypatch.setattr(mod, "_USER_BLOCK", 97)  # about 60 blocks
     blocked = _fit(data, **kw)
     assert np.array_equal(kept.user_factors_, blocked.user_factors_)
     assert np.array_equal(kept.item_factors_, blocked.item_factors_)
@@ -67,3 +67,30 @@ def test_blocks_cover_every_user_once(data, monkeypatch):
     conf = np.concatenate([b[4] for b in blocks])
     assert np.array_equal(conf, ImplicitALS(reg=30.0)._conf(data.csr.data))
     assert trainer.u_conf is None
+
+
+def test_blocks_smaller_than_a_user(data, monkeypatch):
+    """A user with more interactions than a block still gets one block of its own."""
+    kept = _fit(data, reg=30.0)
+    monkeypatch.setattr(mod, "_USER_CONF_KEPT", 0)
+    monkeypatch.setattr(mod, "_USER_BLOCK", 13)
+    assert np.diff(data.csr.indptr).max() > 13
+    blocked = _fit(data, reg=30.0)
+    assert np.array_equal(kept.user_factors_, blocked.user_factors_)
+    assert kept.history_["train_loss"] == blocked.history_["train_loss"]
+
+
+def test_confidence_gives_the_same_numbers_in_numpy_and_in_parallel(monkeypatch):
+    """Short inputs (fold-in, a request) stay in NumPy, long ones go to the parallel
+    kernel: the two give the same float32 numbers."""
+    from latentfactors.models import implicit
+
+    values = (np.random.default_rng(0).random(5000) * 300).astype(np.float32)
+    for scheme in ("log", "linear"):
+        numpy_ = implicit.confidence(values, scheme, 3.0, 0.5)
+        monkeypatch.setattr(implicit, "_PARALLEL_FROM", 100)
+        parallel = implicit.confidence(values, scheme, 3.0, 0.5)
+        monkeypatch.undo()
+        assert np.array_equal(numpy_, parallel)
+    with pytest.raises(ValueError, match="out must be float32 of shape"):
+        implicit.confidence(values, "log", 1.0, 1.0, out=np.empty(3, dtype=np.float32))

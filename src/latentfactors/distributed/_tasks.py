@@ -367,7 +367,9 @@ def prepare_ials(block: dict[str, np.ndarray], scheme: str, alpha: float, epsilo
         np.cumsum(np.bincount(rows, minlength=len(ptr) - 1), out=ptr[1:])
         idx = idx[keep]
         val = np.ones(len(idx), dtype=np.float32)
-    return {"ptr": ptr, "idx": idx, "conf": confidence(val, scheme, alpha, epsilon)}
+    with _threads():  # a numba kernel for large blocks
+        conf = confidence(val, scheme, alpha, epsilon)
+    return {"ptr": ptr, "idx": idx, "conf": conf}
 
 
 def ials_penalty(block: dict[str, Any], reg: float, alpha0: float, nu: float,

@@ -52,20 +52,34 @@ class ImplicitModel(FactorModel):
         return super().predict(users, items, clip=False, return_mask=return_mask)
 
 
+#: inputs this long or longer go to the parallel kernel; shorter ones (fold-in, explain,
+#: a request) stay in NumPy, which any number of threads may call at once (a parallel
+#: numba kernel called from several threads aborts on numba's workqueue layer)
+_PARALLEL_FROM = 1 << 20
+
+
 def confidence(
     values: np.ndarray, scheme: str, alpha: float, epsilon: float, out: np.ndarray | None = None
 ) -> np.ndarray:
     """``1 + alpha * r`` (linear) or ``1 + alpha * log(1 + r / epsilon)`` (log), float32.
 
-    Computed in float64 value by value, in parallel (no float64 temporary; 20M values
-    take about 0.2 s on two threads); ``out`` (float32, the length of ``values``) may be
+    Computed in float64 value by value and rounded to float32; from 1M values on in
+    parallel with no float64 temporary (20M values take about 0.2 s on two threads),
+    the same numbers either way. ``out`` (float32, the length of ``values``) may be
     ``values`` itself."""
-    from ..kernels.ials import confidence_into
-
-    values = np.ascontiguousarray(values)
-    if values.dtype.kind not in "fiub":  # pragma: no cover - containers hold float32
-        values = values.astype(np.float64)
+    values = np.asarray(values)
     if out is None:
         out = np.empty(len(values), dtype=np.float32)
-    confidence_into(values, scheme != "linear", float(alpha), float(epsilon), out)
+    elif out.dtype != np.float32 or out.shape != (len(values),):
+        raise ValueError(f"out must be float32 of shape ({len(values)},), got {out.dtype} "
+                         f"{out.shape}")  # fmt: skip
+    log = scheme != "linear"
+    if len(values) >= _PARALLEL_FROM and values.dtype in (np.float32, np.float64):
+        from ..kernels.ials import confidence_into
+
+        confidence_into(np.ascontiguousarray(values), log, float(alpha), float(epsilon), out)
+        return out
+    for start in range(0, len(values), _PARALLEL_FROM):  # float64 temporaries this small
+        v = values[start : start + _PARALLEL_FROM].astype(np.float64)
+        out[start : start + _PARALLEL_FROM] = 1.0 + alpha * (np.log1p(v / epsilon) if log else v)
     return out

@@ -94,9 +94,10 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         coordinates are updated ``block_size`` at a time, each block solved exactly with
         the others fixed, one pass per epoch (``block_size >= n_factors`` is the exact
         solve). On MovieLens 100K, Last.fm 2K and the 1M synthetic set at 128 and 256
-        factors it reached the exact solve's NDCG@10 (within 0.001) in 3.6-9.6x less
-        time than ``"cholesky"``, and the default 3 CG steps reached it too, 4.7-5.8x
-        faster still (``benchmarks/results/ials-solvers.md``), so CG stays the default.
+        factors its fastest block size reached the exact solve's NDCG@10 (within 0.001)
+        in 3.6-9.6x less time than ``"cholesky"`` (the default 32: 3.2-9.0x), and the
+        default 3 CG steps reached it too, 4.7-5.8x faster than that block size
+        (``benchmarks/results/ials-solvers.md``), so CG stays the default.
     cg_steps : int, default 3
     block_size : int, default 32
         Coordinates per block of ``solver="block"``. On that page 16 was the fastest
@@ -273,7 +274,7 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
 #: up to this many interactions the trainer keeps the user side's confidences; above it
 #: each use recomputes them a block of ``_USER_BLOCK`` interactions at a time from the
 #: container's values, so a fit holds one array of confidences (the item side's), not
-#: two: 0.4 GB less at 100M interactions, for about 0.05 s per 10M per epoch
+#: two: 0.4 GB less at 100M interactions, for about 4% more time per epoch at 20M
 _USER_CONF_KEPT = 1 << 24
 _USER_BLOCK = 1 << 22
 
