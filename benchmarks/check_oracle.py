@@ -48,15 +48,11 @@ LARGE = [
 
 
 def per_user_ndcg(top: np.ndarray, tm, k: int = 10) -> np.ndarray:
-    """NDCG@k of each user with held-out items (the definition of ``common.ranking``)."""
-    from latentfactors._metrics import _hits
+    """NDCG@k of each user with held-out items (the library's, which ``common.ranking``
+    averages)."""
+    from latentfactors._metrics import ndcg_per_user
 
-    rows = np.flatnonzero(np.diff(tm.indptr) > 0)
-    sub = tm[rows]
-    hits = _hits(np.asarray(top)[rows][:, :k], sub.indptr, sub.indices)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    idcg = np.concatenate(([0.0], np.cumsum(disc)))[np.minimum(np.diff(sub.indptr), k)]
-    return (hits * disc).sum(axis=1) / idcg
+    return ndcg_per_user(np.asarray(top), tm.indptr, tm.indices, k)
 
 
 def top_by(score_rows, seen, n_users: int, k: int = 10, chunk: int = 2_000) -> np.ndarray:
