@@ -165,6 +165,11 @@ def test_svd_dsgd_matches_single_machine(client, ml_dask, ml_inter):
     np.testing.assert_allclose(got.history_["train_rmse"], ref.history_["train_rmse"], rtol=1e-6)
     other = lfd.fit(SVD(n_blocks=3, **params), ml_dask)
     assert_same_model(other, SVD(n_blocks=3, **params).fit(ml_inter), atol=1e-5)
+    # 50 factors train padded to 64 on both (models/_strata.py::padded_width)
+    wide = dict(n_factors=50, n_epochs=3, random_state=2)
+    got = lfd.fit(SVD(**wide), ml_dask)
+    assert got.user_factors_.shape[1] == got.item_factors_.shape[1] == 50
+    assert_same_model(got, SVD(**wide).fit(ml_inter), atol=1e-5)
 
 
 def test_held_out_rmse_and_early_stopping(client, ml100k_path):

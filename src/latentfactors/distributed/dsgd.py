@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..models._fitting import Trainer
-from ..models._strata import n_blocks_for
+from ..models._strata import n_blocks_for, pad_columns, padded_width
 from . import _tasks as T
 from ._engine import raise_first_error, run_step, scatter_one
 from .data import DaskInteractions
@@ -48,8 +48,10 @@ class DaskSVDTrainer(Trainer):
         groups_f = client.submit(T.stratify_groups, data._counts_future, nb, seed)
         self.g = g = client.gather(groups_f)
         P, Q = _init(model, data, seed)
-        self.P = np.ascontiguousarray(P[g["user_order"]])  # training order
-        self.Q = np.ascontiguousarray(Q[g["item_order"]])
+        # training order, padded as the single-machine SVD pads them (padded_width)
+        self.k = k = P.shape[1]
+        self.P = pad_columns(P[g["user_order"]], padded_width(k))
+        self.Q = pad_columns(Q[g["item_order"]], padded_width(k))
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self.mu = np.float32(data.global_mean)
@@ -118,8 +120,8 @@ class DaskSVDTrainer(Trainer):
     def arrays(self) -> dict[str, np.ndarray]:
         un, inew = self.g["user_new"], self.g["item_new"]
         return {
-            "user_factors": np.ascontiguousarray(self.P[un]),
-            "item_factors": np.ascontiguousarray(self.Q[inew]),
+            "user_factors": np.ascontiguousarray(self.P[un, : self.k]),
+            "item_factors": np.ascontiguousarray(self.Q[inew, : self.k]),
             "user_bias": np.ascontiguousarray(self.bu[un]),
             "item_bias": np.ascontiguousarray(self.bi[inew]),
         }
@@ -129,8 +131,8 @@ class DaskSVDTrainer(Trainer):
 
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         uo, io = self.g["user_order"], self.g["item_order"]
-        self.P[...] = snap["user_factors"][uo]
-        self.Q[...] = snap["item_factors"][io]
+        self.P[:, : self.k] = snap["user_factors"][uo]
+        self.Q[:, : self.k] = snap["item_factors"][io]
         self.bu[...] = snap["user_bias"][uo]
         self.bi[...] = snap["item_bias"][io]
 

@@ -9,7 +9,7 @@ import numpy as np
 from .._validation import check_bool, check_float, check_int, check_seed
 from ..data.interactions import Interactions
 from ..exceptions import InvalidParameterError
-from ._strata import StrataTrainer, n_blocks_for, stratify
+from ._strata import StrataTrainer, n_blocks_for, pad_columns, padded_width, stratify
 from .base import FactorModel, Trainer
 
 __all__ = ["SVD", "resolve_rates"]
@@ -211,7 +211,10 @@ class _SVDTrainer(StrataTrainer, Trainer):
         self._shuffle, self._epoch = shuffle_blocks, svd_epoch
         self.nb = n_blocks_for(len(data), model.n_blocks)
         self.s = s = stratify(data, self.nb, seed)
-        self.P, self.Q = s.users_in(P), s.items_in(Q)
+        # zero columns up to the kernel's vector width (padded_width): the same model
+        self.n_factors = k = P.shape[1]
+        self.P = pad_columns(s.users_in(P), padded_width(k))
+        self.Q = pad_columns(s.items_in(Q), padded_width(k))
         self.bu = np.zeros(data.n_users, dtype=np.float32)
         self.bi = np.zeros(data.n_items, dtype=np.float32)
         self._rows = {"user_factors": (self.P, "user"), "item_factors": (self.Q, "item"),

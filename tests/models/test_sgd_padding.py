@@ -1,0 +1,88 @@
+"""SVD trains its factor rows padded with zero columns up to the SGD kernel's vector
+width (``_strata.padded_width``). The padding must stay zero, never reach the model, and
+leave the model what the unpadded rows give (up to the order of the dot products'
+sums)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentfactors import evaluate, random_split
+from latentfactors.data import make_synthetic
+from latentfactors.models import SVD, EarlyStopping, _strata
+from latentfactors.models import svd as svd_mod
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_synthetic(120, 90, 3000, rank=4, seed=3).interactions
+
+
+@pytest.mark.parametrize(
+    ("k", "width"),
+    [(1, 1), (16, 16), (24, 24), (25, 32), (31, 32), (32, 32), (33, 33), (39, 39), (40, 64),
+     (50, 64), (63, 64), (64, 64), (65, 65), (80, 96), (100, 100), (112, 128), (200, 224)],
+)  # fmt: skip
+def test_padded_width(k, width):
+    assert _strata.padded_width(k) == width
+
+
+def test_pad_columns_appends_zeros():
+    A = np.arange(6, dtype=np.float32).reshape(3, 2)
+    out = _strata.pad_columns(A, 5)
+    assert out.shape == (3, 5) and out.flags["C_CONTIGUOUS"] and out.dtype == np.float32
+    assert np.array_equal(out[:, :2], A) and not out[:, 2:].any()
+    same = _strata.pad_columns(A, 2)
+    assert np.array_equal(same, A)
+
+
+def test_padding_stays_zero_and_stays_inside(data):
+    model = SVD(n_factors=50, n_epochs=4, random_state=0, n_threads=1)
+    trainer = model._make_trainer(data, 0)
+    assert trainer.P.shape[1] == 64 and trainer.Q.shape[1] == 64
+    for epoch in range(4):
+        trainer.epoch(epoch)
+    assert not trainer.P[:, 50:].any() and not trainer.Q[:, 50:].any()
+    arr = trainer.arrays()
+    assert arr["user_factors"].shape == (data.n_users, 50)
+    assert arr["item_factors"].flags["C_CONTIGUOUS"]
+    # a snapshot restored is the snapshot (what early stopping does with the best epoch)
+    snap = trainer.snapshot()
+    trainer.epoch(4)
+    trainer.restore(snap)
+    again = trainer.arrays()
+    assert all(np.array_equal(again[name], snap[name]) for name in snap)
+    assert not trainer.P[:, 50:].any()
+
+
+def test_padded_model_matches_unpadded(data, monkeypatch):
+    padded = SVD(n_factors=50, n_epochs=8, random_state=0, n_threads=1).fit(data)
+    monkeypatch.setattr(svd_mod, "padded_width", lambda k: k)
+    plain = SVD(n_factors=50, n_epochs=8, random_state=0, n_threads=1).fit(data)
+    assert padded.user_factors_.shape == plain.user_factors_.shape == (data.n_users, 50)
+    np.testing.assert_allclose(padded.user_factors_, plain.user_factors_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(padded.item_factors_, plain.item_factors_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(padded.history_["train_rmse"], plain.history_["train_rmse"],
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_padded_fit_is_thread_count_independent(data):
+    one = SVD(n_factors=50, n_epochs=5, random_state=1, n_threads=1).fit(data)
+    two = SVD(n_factors=50, n_epochs=5, random_state=1, n_threads=2).fit(data)
+    assert np.array_equal(one.user_factors_, two.user_factors_)
+    assert np.array_equal(one.item_factors_, two.item_factors_)
+
+
+def test_early_stopping_restores_through_the_padding(data):
+    """The best epoch's factors come back whole through the padded rows."""
+    train, test = random_split(data, 0.2, seed=0)
+    model = SVD(n_factors=50, n_epochs=60, lr=0.05, reg=0.0, random_state=0, n_threads=1)
+    model.fit(train, validation=test, callbacks=[EarlyStopping(patience=2)])
+    hist = model.history_["val_rmse"]
+    best = int(np.argmin(hist))
+    assert len(hist) < 60 and model.best_epoch_ == best + 1
+    assert model.user_factors_.shape == (train.n_users, 50)
+    assert evaluate(model, test, metrics=["rmse"]).metrics["rmse"] == pytest.approx(
+        hist[best], rel=1e-3
+    )
