@@ -103,15 +103,18 @@ def bpr_epoch(
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def bpr_fold_in(indptr, indices, Q, bi, lr, reg, n_epochs, seed, max_tries):
+def bpr_fold_in(indptr, indices, Q, bi, neg_items, lr, reg, n_epochs, seed, max_tries):
     """User vectors for CSR rows by BPR SGD with the item factors and biases fixed.
 
     Each row starts at zero and takes ``n_epochs`` passes over its positives, each with
-    a negative drawn uniformly from the whole catalogue (rejecting the row's items).
-    Rows are independent and each has its own stream, so results are reproducible.
+    a negative drawn uniformly from ``neg_items`` (the catalogue, each item as often as
+    its chance to be drawn asks; ``arange`` for uniform negatives), rejecting the row's
+    items. Rows are independent and each has its own stream, so results are
+    reproducible.
     """
     n, k = indptr.shape[0] - 1, Q.shape[1]
     n_items = Q.shape[0]
+    n_table = neg_items.shape[0]
     X = np.zeros((n, k), dtype=np.float32)
     useed = np.uint64(seed) ^ np.uint64(0x2545F491)
     for u in prange(n):
@@ -126,7 +129,7 @@ def bpr_fold_in(indptr, indices, Q, bi, lr, reg, n_epochs, seed, max_tries):
                 i = indices[t]
                 j = -1
                 for _try in range(max_tries):
-                    cand = random_below(key, draw, n_items)
+                    cand = neg_items[random_below(key, draw, n_table)]
                     draw += 1
                     if not has_item(indptr, indices, u, cand):
                         j = cand

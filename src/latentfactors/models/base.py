@@ -92,6 +92,10 @@ class FactorModel(RecommendMixin, FoldInMixin):
     #: ``"items"`` (n_items x k), ``"users"`` (n_users x k) or ``"factors"`` (k,); each is
     #: the attribute ``<name>_`` and the state key ``<name>``
     extra_state: ClassVar[dict[str, str]] = {}
+    #: parameters added after model files were first written, with the value a file
+    #: without them was trained with (its model is rebuilt with that value, not the
+    #: current default)
+    params_added: ClassVar[dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ parameters
     @classmethod

@@ -103,7 +103,8 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
     from ..data.vocabulary import Vocabulary
 
     cls_name = cls.__name__
-    params = manifest["params"]
+    # a file older than a parameter: the value it was trained with, not today's default
+    params = {**getattr(cls, "params_added", {}), **manifest["params"]}
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise ModelFileError(f"{name}: {unknown} are not parameters of {cls_name}")
