@@ -137,6 +137,35 @@ def bpr_epoch(block_ptr, users, items, P, Q, bi, group_ptr, group_items, seen_pt
     return loss, pairs
 
 
+def bpr_fold_in(indptr, indices, Q, bi, neg_items, lr, reg, n_epochs, seed, max_tries):
+    """User vectors by BPR SGD against fixed items, negatives drawn from ``neg_items``."""
+    n, k = len(indptr) - 1, Q.shape[1]
+    X = np.zeros((n, k), dtype=np.float32)
+    useed = seed ^ 0x2545F491
+    for u in range(n):
+        start, end = indptr[u], indptr[u + 1]
+        if end == start or end - start >= Q.shape[0]:
+            continue
+        key = block_key(useed, 0, u, n)
+        draw = 0
+        for _ in range(n_epochs):
+            for t in range(start, end):
+                i = indices[t]
+                j = -1
+                for _try in range(max_tries):
+                    cand = neg_items[splitmix64((key + draw) & MASK) % len(neg_items)]
+                    draw += 1
+                    if cand not in indices[start:end]:
+                        j = cand
+                        break
+                if j < 0:
+                    continue
+                d = Q[i] - Q[j]
+                z = np.float32(1 / (1 + np.exp(bi[i] - bi[j] + X[u] @ d)))
+                X[u] += lr * (z * d - reg * X[u])
+    return X
+
+
 def residual_sse(indptr, indices, data, P, Q, bu, bi, mu):
     total = 0.0
     for u in range(len(indptr) - 1):

@@ -184,13 +184,21 @@ def test_ials_threads_do_not_change_results(small):
         assert np.array_equal(one.fit(small).user_factors_, two.fit(small).user_factors_)
 
 
-def test_bpr_epoch_matches_reference(one_thread):
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_bpr_epoch_matches_reference(one_thread, share):
+    """Uniform negatives, and popular ones (a table of repeated items per group)."""
+    from latentfactors.models.bpr import negative_table
+
     data = make_synthetic(60, 50, 600, implicit=True, seed=3).interactions
     nb = 3
     st = stratify(data, nb, seed=5)
     block_ptr, users, items = st.block_ptr, st.users, st.items
-    group_items = np.arange(data.n_items, dtype=np.int32)
-    group_ptr = st.item_group_ptr
+    counts = np.bincount(items, minlength=data.n_items)
+    group_items, group_ptr, _ = negative_table(st.item_group_ptr, counts, share)
+    if share == 0.0:
+        assert np.array_equal(group_items, np.arange(data.n_items))
+    else:
+        assert len(group_items) > 10 * data.n_items
     csr = st.csr(data)
     rng = np.random.default_rng(1)
     P = (rng.standard_normal((data.n_users, 4)) * 0.1).astype(np.float32)
@@ -327,3 +335,50 @@ def test_topk_matches_sort_on_long_rows(seed, k):
         got_idx, got_val = topk.topk_rows(scores.copy(), k, indptr, indices, a, b)
         assert np.array_equal(got_idx, want_idx)
         assert np.array_equal(got_val, want_val)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_bpr_fold_in_matches_reference(share):
+    from latentfactors.kernels.bpr import bpr_fold_in
+    from latentfactors.models.bpr import negative_table
+
+    data = make_synthetic(40, 30, 400, implicit=True, seed=2).interactions
+    csr = data.csr
+    counts = np.bincount(data.item_ids, minlength=data.n_items)
+    neg, _, _ = negative_table(np.array([0, data.n_items]), counts, share)
+    rng = np.random.default_rng(0)
+    Q = (rng.standard_normal((data.n_items, 5)) * 0.3).astype(np.float32)
+    bi = (rng.standard_normal(data.n_items) * 0.2).astype(np.float32)
+    args = (csr.indptr.astype(np.int64), csr.indices.astype(np.int32), Q, bi, neg,
+            np.float32(0.05), np.float32(0.01), 3, 7, 20)  # fmt: skip
+    got = bpr_fold_in(*args)
+    want = ref.bpr_fold_in(*args)
+    assert np.abs(got).max() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_negative_table():
+    """Each group's table holds its own items only, each at least once and in
+    proportion to (1 - share) / size + share * count / total; offsets are the logs of
+    those chances over uniform (0 for share 0)."""
+    from latentfactors.models.bpr import negative_table
+
+    counts = np.array([0, 1, 9, 90, 5, 5, 0, 40], dtype=np.int64)
+    gptr = np.array([0, 4, 4, 8], dtype=np.int64)  # group 1 is empty
+    items, ptr, offset = negative_table(gptr, counts, 0.5)
+    assert ptr[0] == 0 and ptr[1] == ptr[2] and ptr[-1] == len(items)
+    for g in range(3):
+        lo, hi = gptr[g], gptr[g + 1]
+        part = items[ptr[g] : ptr[g + 1]]
+        assert set(part.tolist()) == set(range(lo, hi))
+        if hi == lo:
+            continue
+        size = hi - lo
+        c = counts[lo:hi] / counts[lo:hi].sum()
+        want = 0.5 / size + 0.5 * c
+        got = np.bincount(part - lo, minlength=size) / len(part)
+        np.testing.assert_allclose(got, want, atol=0.5 / (20 * size))
+        np.testing.assert_allclose(np.exp(offset[lo:hi]) / size, got, rtol=1e-6)
+    items0, ptr0, offset0 = negative_table(gptr, counts, 0.0)
+    assert np.array_equal(items0, np.arange(8)) and np.array_equal(ptr0, gptr)
+    assert not offset0.any()
