@@ -82,6 +82,17 @@ def test_fold_in_draws_as_training_did(data, monkeypatch):
     assert share[np.argmax(counts)] > 5 * share[np.argmin(counts)]
 
 
+def test_fold_in_table_is_built_once_per_fit(data):
+    model = BPR(n_factors=8, n_epochs=2, random_state=0).fit(data)
+    first = model._fold_in_negatives()
+    assert model._fold_in_negatives()[0] is first[0]
+    model.set_params(popular_negatives=0.25)  # a changed share is a new table
+    quarter = model._fold_in_negatives()
+    assert not np.array_equal(quarter[1], first[1])  # other log-odds taken off
+    model.fit(data)  # a refit forgets it
+    assert model._fold_in_negatives()[1] is not quarter[1]
+
+
 def test_older_file_keeps_uniform_negatives(tmp_path):
     """A file saved before the parameter was trained with uniform negatives: it loads
     with popular_negatives=0, so fold-in draws as it was trained (and saving it again

@@ -335,7 +335,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         for attr in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
             if not (keep_metadata and attr == "item_metadata_"):
                 delattr(self, attr)
-        for attr in ("_ustate", "_item_layout", "_gram_cache"):
+        for attr in ("_ustate", "_item_layout", "_gram_cache", "_neg_cache"):
             self.__dict__.pop(attr, None)
 
     # hooks for callbacks such as EarlyStopping

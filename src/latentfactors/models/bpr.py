@@ -160,17 +160,33 @@ class BPR(ImplicitModel):
 
         reg = float(self.reg if self.reg_user is None else self.reg_user)
         csr = self._implicit_view_csr(csr)
-        n_items = self.item_factors_.shape[0]
-        share = float(getattr(self, "popular_negatives", 0.0))
-        items, _, offset = negative_table(np.array([0, n_items], dtype=np.int64),
-                                          np.asarray(self.item_counts_), share)  # fmt: skip
+        items, bias = self._fold_in_negatives()
         X = bpr_fold_in(
             csr.indptr.astype(np.int64), csr.indices.astype(np.int32), self.item_factors_,
-            np.ascontiguousarray(self.item_bias_ - offset, dtype=np.float32), items,
-            np.float32(self.lr), np.float32(reg), int(self.n_epochs), int(self.random_state_),
-            int(self.max_tries),
+            bias, items, np.float32(self.lr), np.float32(reg), int(self.n_epochs),
+            int(self.random_state_), int(self.max_tries),
         )  # fmt: skip
         return X, X, np.zeros(csr.shape[0], dtype=np.float32)
+
+    def _fold_in_negatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the table fold-in draws negatives from, the item biases without the draw's
+        log-odds), built once per fitted model (O(items) work, kept off each request)."""
+        share = float(self.popular_negatives)
+        key = (self.item_counts_, self.item_bias_, share)
+        cached = getattr(self, "_neg_cache", None)
+        if (
+            cached is None
+            or cached[0][0] is not key[0]
+            or cached[0][1] is not key[1]
+            or (cached[0][2] != share)
+        ):
+            n_items = self.item_factors_.shape[0]
+            items, _, offset = negative_table(np.array([0, n_items], dtype=np.int64),
+                                              np.asarray(self.item_counts_), share)  # fmt: skip
+            bias = np.ascontiguousarray(self.item_bias_ - offset, dtype=np.float32)
+            cached = (key, items, bias)
+            self._neg_cache = cached
+        return cached[1], cached[2]
 
 
 #: entries per item, on average, of the table popular negatives are drawn from
