@@ -2,10 +2,12 @@
 
 Blocks as in :mod:`latentfactors.kernels.sgd`: in stratum ``s`` the block of user group
 ``b`` and item group ``g = (b + s) % B`` owns those users and items. Each positive
-``(u, i)`` of the block is paired with a negative ``j`` drawn uniformly from item group
-``g`` (so ``j``'s row is owned too), rejecting items the user interacted with. Over the
-``B`` strata of an epoch every item group serves as negatives, so negatives are uniform
-over the catalogue on average, and the result does not depend on the thread count.
+``(u, i)`` of the block is paired with a negative ``j`` drawn from item group ``g`` (so
+``j``'s row is owned too): uniformly from the group's stretch of ``group_items``, which
+holds each item once (uniform negatives) or as often as its chance to be drawn asks
+(``BPR(popular_negatives=...)``), rejecting items the user interacted with. Over the
+``B`` strata of an epoch every item group serves as negatives, and the result does not
+depend on the thread count.
 """
 
 from __future__ import annotations

@@ -245,12 +245,15 @@ def _check_seen_entries(seen, implicit: bool):
 
 def check_state(
     state: dict[str, Any], extra_arrays: dict[str, str], implicit: bool,
-    trusted_seen: bool = False,
+    trusted_seen: bool = False, optional: tuple[str, ...] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """A checked copy of ``state`` (arrays native float32 / int64, C order).
 
     ``extra_arrays`` maps a class's own learned arrays to their row dimension:
-    ``"items"`` (n_items x k), ``"factors"`` (k,) or ``"users"`` (n_users x k).
+    ``"items"`` (n_items x k), ``"factors"`` (k,), ``"users"`` (n_users x k) or
+    ``"item"`` (one number per item, ``(n_items,)``).
+    ``optional``: extra arrays a state may lack (a class's ``extra_state_added``); they
+    are then zeros, as in a model file written before them.
     ``trusted_seen``: the seen-items CSR is the training container's own (sorted, unique,
     finite by construction), so only its type and shape are checked, not each entry
     (at 100M interactions those passes took 5 s and 1.6 GB of temporaries).
@@ -287,9 +290,13 @@ def check_state(
             raise DataError(f"user_vectors {V.shape} does not match user_factors {U.shape}")
         out["user_vectors"] = V
     for key, dim in extra_arrays.items():
-        ndim = 1 if dim == "factors" else 2
+        ndim = 1 if dim in ("factors", "item") else 2
+        want = {"items": (n_items, k), "users": (n_users, k), "factors": (k,),
+                "item": (n_items,)}[dim]  # fmt: skip
+        if state.get(key) is None and key in optional:
+            out[key] = np.zeros(want, dtype=np.float64 if dim == "factors" else np.float32)
+            continue
         a = _array(state, key, ndim, kind="f64" if dim == "factors" else "f")
-        want = {"items": (n_items, k), "users": (n_users, k), "factors": (k,)}[dim]
         if a.shape != want:
             raise DataError(f"learned state {key!r} has shape {a.shape}, expected {want}")
         out[key] = a

@@ -117,10 +117,11 @@ def _groups(
     like cards in a snake draft (0, 1, ..., B-1, B-1, ..., 0, ...), so every group gets
     about ``1/B`` of the rows *and* about ``1/B`` of the ratings. Balanced blocks keep
     threads from waiting for one heavy block at the end of a stratum, and they keep BPR's
-    negatives (drawn from the positive's item group) close to uniform over the
-    catalogue: with a plain random deal, an item that shares its group with a few very
-    popular items is drawn as a negative far more often than one that does not, which
-    cost BPR a third of its NDCG on Zipf-like data with 20 groups.
+    negatives (drawn from the positive's item group) close to the catalogue-wide chances
+    they are meant to have (uniform, or by popularity): with a plain random deal, an
+    item that shares its group with a few very popular items is drawn as a negative far
+    more often than one that does not, which cost BPR a third of its NDCG on Zipf-like
+    data with 20 groups (uniform negatives).
 
     Returns ``(order, new, group_ptr, group_of)``: training id -> model id, its inverse,
     the range of training ids of each group, and each row's group (in model ids).

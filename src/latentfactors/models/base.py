@@ -89,8 +89,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
     #: whether the model trains in epochs (and so supports callbacks / early stopping)
     iterative: ClassVar[bool] = True
     #: the model's own learned arrays beyond the core four, with their shape:
-    #: ``"items"`` (n_items x k), ``"users"`` (n_users x k) or ``"factors"`` (k,); each is
-    #: the attribute ``<name>_`` and the state key ``<name>``
+    #: ``"items"`` (n_items x k), ``"users"`` (n_users x k), ``"factors"`` (k,) or
+    #: ``"item"`` (n_items,); each is the attribute ``<name>_`` and the state key ``<name>``
     extra_state: ClassVar[dict[str, str]] = {}
     #: parameters added after model files were first written, with the value a file
     #: without them was trained with (its model is rebuilt with that value, not the
@@ -216,7 +216,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
         Use it to serve factors trained by another system or on a cluster.
         """
         self._check_params()
-        checked = check_state(state, self.extra_state, self.data_kind != "explicit")
+        checked = check_state(state, self.extra_state, self.data_kind != "explicit",
+                              optional=tuple(getattr(self, "extra_state_added", ())))  # fmt: skip
         self._adopt_state(checked, checked=True)
         return self
 
@@ -225,7 +226,8 @@ class FactorModel(RecommendMixin, FoldInMixin):
     ) -> None:
         if not checked:
             state = check_state(state, self.extra_state, self.data_kind != "explicit",
-                                trusted_seen=trusted_seen)  # fmt: skip
+                                trusted_seen=trusted_seen,
+                                optional=tuple(getattr(self, "extra_state_added", ())))  # fmt: skip
         seen = state.get("user_items")
         counts_u = state.get("user_counts")
         counts_i = state.get("item_counts")

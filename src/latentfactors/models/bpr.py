@@ -63,7 +63,8 @@ class BPR(ImplicitModel):
         10M 0.1092 -> 0.1129 (0.1116); it loses where nothing but popularity is there to
         learn (pop-exposure 0.3598 -> 0.3520, popularity 0.3671). Left out on each set in
         turn, the other sets pick this setting for 6 of 7 (Last.fm's pick is
-        ``reg=0.03``). Fold-in draws its negatives the same way.
+        ``reg=0.03``). The draw's log-odds are kept as ``negative_log_odds_``; fold-in
+        takes them off the biases and draws its negatives by them.
     reg_user, reg_item, reg_bias : float, optional
     init_std : float, default 0.01
     threshold : float, optional
@@ -90,7 +91,12 @@ class BPR(ImplicitModel):
     (200,)
     """
 
-    #: files written before popular negatives were trained with uniform ones
+    #: per item, the log of its chance to be drawn as a negative over the uniform chance,
+    #: as training drew them (``item_bias_`` includes it; fold-in takes it off and draws
+    #: by it)
+    extra_state: ClassVar[dict[str, str]] = {"negative_log_odds": "item"}
+    #: files (and states) from before popular negatives: uniform ones, log-odds 0
+    extra_state_added: ClassVar[tuple[str, ...]] = ("negative_log_odds",)
     params_added: ClassVar[dict[str, Any]] = {"popular_negatives": 0.0}
 
     def __init__(
@@ -154,8 +160,9 @@ class BPR(ImplicitModel):
     def _fold_in_solve(self, csr):
         """BPR's own objective for the new rows, by SGD with the items fixed
         (``n_epochs`` passes over each user's items; milliseconds per user). Negatives
-        are drawn as training drew them (``popular_negatives`` of them by the items'
-        training counts), against the item biases without the draw's log-odds."""
+        are drawn by the chances training drew them with (``negative_log_odds_``, over
+        the whole catalogue rather than per item group), against the item biases
+        without those log-odds: the trained biases."""
         from ..kernels.bpr import bpr_fold_in
 
         reg = float(self.reg if self.reg_user is None else self.reg_user)
@@ -169,24 +176,21 @@ class BPR(ImplicitModel):
         return X, X, np.zeros(csr.shape[0], dtype=np.float32)
 
     def _fold_in_negatives(self) -> tuple[np.ndarray, np.ndarray]:
-        """(the table fold-in draws negatives from, the item biases without the draw's
-        log-odds), built once per fitted model (O(items) work, kept off each request)."""
-        share = float(self.popular_negatives)
-        key = (self.item_counts_, self.item_bias_, share)
+        """(the table fold-in draws negatives from, the trained item biases), built once
+        per fitted model (O(items) work, kept off each request; about 80 bytes per item
+        with popular negatives)."""
+        odds = self.negative_log_odds_
         cached = getattr(self, "_neg_cache", None)
-        if (
-            cached is None
-            or cached[0][0] is not key[0]
-            or cached[0][1] is not key[1]
-            or (cached[0][2] != share)
-        ):
-            n_items = self.item_factors_.shape[0]
-            items, _, offset = negative_table(np.array([0, n_items], dtype=np.int64),
-                                              np.asarray(self.item_counts_), share)  # fmt: skip
-            bias = np.ascontiguousarray(self.item_bias_ - offset, dtype=np.float32)
-            cached = (key, items, bias)
+        if cached is None or cached[0] is not odds or cached[1] is not self.item_bias_:
+            if not odds.any():  # uniform negatives: the catalogue, as before them
+                items = np.arange(len(odds), dtype=np.int32)
+            else:
+                reps = np.maximum(1, np.rint(np.exp(odds.astype(np.float64)) * _NEG_PER_ITEM))
+                items = np.repeat(np.arange(len(odds), dtype=np.int32), reps.astype(np.int64))
+            bias = np.ascontiguousarray(self.item_bias_ - odds, dtype=np.float32)
+            cached = (odds, self.item_bias_, items, bias)
             self._neg_cache = cached
-        return cached[1], cached[2]
+        return cached[2], cached[3]
 
 
 #: entries per item, on average, of the table popular negatives are drawn from
@@ -198,10 +202,12 @@ def negative_table(group_ptr: np.ndarray, counts: np.ndarray, share: float):
 
     Group ``g`` (items ``group_ptr[g]:group_ptr[g+1]``) draws uniformly from
     ``items[ptr[g]:ptr[g+1]]``, which holds each of its items in proportion to
-    ``(1 - share) / size + share * counts[i] / counts of the group`` (at least once,
-    about ``_NEG_PER_ITEM`` entries per item). ``offset[i]`` (float32) is the log of
-    item ``i``'s chance to be drawn over the uniform chance ``1 / size``: 0 for every
-    item when ``share`` is 0, where ``items`` is ``arange``.
+    ``(1 - share) / size + share * counts[i] / counts of the group``, rounded to about
+    ``_NEG_PER_ITEM`` entries per item and at least one (so with ``share`` near 1 the
+    least drawn items keep about 1 / 20 of the uniform chance, not the formula's). ``offset[i]``
+    (float32) is the log of item ``i``'s chance to be drawn over the uniform chance
+    ``1 / size``, from the table itself: 0 for every item when ``share`` is 0, where
+    ``items`` is ``arange``.
     """
     n = len(counts)
     if share == 0.0:
@@ -283,6 +289,9 @@ class _BPRTrainer(StrataTrainer, Trainer):
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         super().restore(snap)
         self.bi -= self.offset
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {"negative_log_odds": self.s.items_out(self.offset)}
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of ``epoch`` (0-based): constant, then a linear decay."""

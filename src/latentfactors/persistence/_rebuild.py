@@ -168,7 +168,10 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
         if key in arrays:
             state[target] = arrays.pop(key)
         elif target in added:  # newer than the file: zeros (see the class's extra_state_added)
-            state[target] = np.zeros(np.shape(state["item_factors"])[1])
+            dim = cls.extra_state[target]
+            shape = np.shape(state["item_factors"])
+            state[target] = (np.zeros(shape[0], dtype=np.float32) if dim == "item"
+                             else np.zeros(shape[1]))  # fmt: skip
         elif key[:-1] not in _COUNTS:
             raise ModelFileError(f"{name}: array {key!r} is missing")
     if _USER_VECTORS in arrays:
