@@ -20,6 +20,7 @@ Writers (interactions, deletions, reloads) are serialised by one lock; readers n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -268,7 +269,8 @@ class Service:
         inter = Interactions.from_arrays(
             _ids(us), _ids(its), duplicates="last" if explicit else "sum", **kw
         )
-        fold = m.fold_in(inter, update=False)
+        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+            fold = m.fold_in(inter, update=False)
         out: dict[Any, LiveRow] = {}
         for j, u in enumerate(fold.users.tolist()):
             seen = fold.seen.indices[fold.seen.indptr[j] : fold.seen.indptr[j + 1]]
@@ -653,20 +655,23 @@ class Service:
             duplicates="last" if explicit else "sum",
             **kw,
         )
-        fold = m.fold_in(inter, update=False)
-        cand, allowed = self._candidates(snap, items, exclude)
-        seen = (fold.seen.indptr.astype(np.int64), fold.seen.indices.astype(np.int32))
-        ti, tv, _ = retrieve(
-            snap.index,
-            m._items,
-            m.intercept_,
-            np.asarray(fold.factors, np.float32),
-            np.asarray(fold.bias, np.float32),
-            n,
-            seen if exclude_seen else None,
-            cand,
-            allowed,
-        )
+        # fold-in and retrieval run parallel kernels: one request at a time under the
+        # workqueue threading layer, which aborts on concurrent launches
+        with self._score_lock or contextlib.nullcontext():
+            fold = m.fold_in(inter, update=False)
+            cand, allowed = self._candidates(snap, items, exclude)
+            seen = (fold.seen.indptr.astype(np.int64), fold.seen.indices.astype(np.int32))
+            ti, tv, _ = retrieve(
+                snap.index,
+                m._items,
+                m.intercept_,
+                np.asarray(fold.factors, np.float32),
+                np.asarray(fold.bias, np.float32),
+                n,
+                seen if exclude_seen else None,
+                cand,
+                allowed,
+            )
         keep = ti[0] >= 0
         return {
             "items": m.items_.ids(ti[0][keep]).tolist(),
@@ -684,7 +689,8 @@ class Service:
                 f"item {item!r} is not known to the model; use a raw item id "
                 "from the training data",
             )
-        its, sims = snap.model.similar_items(item, n, metric=metric, min_count=min_count)
+        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+            its, sims = snap.model.similar_items(item, n, metric=metric, min_count=min_count)
         return {"item": item, "items": its.tolist(), "similarities": sims.astype(float).tolist()}
 
     def similar_users(self, snap: Snapshot, raw_user: Any, n: int, metric: str) -> dict[str, Any]:
@@ -707,9 +713,10 @@ class Service:
         if snap.forgotten:
             f = m.users_.index(_ids(list(snap.forgotten)), missing="ignore")
             allowed[f[f >= 0]] = False
-        idx, sims = scoring.similar(
-            V, snap.user_norms() if metric == "cosine" else None, U[0], n, allowed
-        )
+        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+            idx, sims = scoring.similar(
+                V, snap.user_norms() if metric == "cosine" else None, U[0], n, allowed
+            )
         return {
             "user": user,
             "users": m.users_.ids(idx).tolist(),
