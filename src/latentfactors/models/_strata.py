@@ -30,8 +30,8 @@ def padded_width(k: int) -> int:
     dot products are taken in another order.
 
     Why: the kernels' loops run 32 floats per vector pass, the remainder one float at a
-    time, and on ML-100K one SVD update on one core took 34.0 ns at k=50 against 25.3 ns
-    at k=64, 42.2 at 63, 28.1 at 40, but 22.7 at 33 and 38.1 at 100 against 43.1 at 128
+    time, and on ML-100K one SVD update on one core took 33.9 ns at k=50 against 26.7 ns
+    at k=64, 42.0 at 63, 28.5 at 40, but 22.7 at 33 and 38.4 at 100 against 41.4 at 128
     (``benchmarks/results/sgd-width.md``).
     """
     r = k % _PAD
