@@ -92,6 +92,9 @@ class FactorModel(RecommendMixin, FoldInMixin):
     #: ``"items"`` (n_items x k), ``"users"`` (n_users x k), ``"factors"`` (k,) or
     #: ``"item"`` (n_items,); each is the attribute ``<name>_`` and the state key ``<name>``
     extra_state: ClassVar[dict[str, str]] = {}
+    #: extra arrays added after model files were first written: a file or state without
+    #: them gets zeros
+    extra_state_added: ClassVar[tuple[str, ...]] = ()
     #: parameters added after model files were first written, with the value a file
     #: without them was trained with (its model is rebuilt with that value, not the
     #: current default)
@@ -217,7 +220,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         """
         self._check_params()
         checked = check_state(state, self.extra_state, self.data_kind != "explicit",
-                              optional=tuple(getattr(self, "extra_state_added", ())))  # fmt: skip
+                              optional=self.extra_state_added)  # fmt: skip
         self._adopt_state(checked, checked=True)
         return self
 
@@ -227,7 +230,7 @@ class FactorModel(RecommendMixin, FoldInMixin):
         if not checked:
             state = check_state(state, self.extra_state, self.data_kind != "explicit",
                                 trusted_seen=trusted_seen,
-                                optional=tuple(getattr(self, "extra_state_added", ())))  # fmt: skip
+                                optional=self.extra_state_added)  # fmt: skip
         seen = state.get("user_items")
         counts_u = state.get("user_counts")
         counts_i = state.get("item_counts")

@@ -283,9 +283,6 @@ class _BPRTrainer(StrataTrainer, Trainer):
         out["item_bias"] = out["item_bias"] + self.s.items_out(self.offset)
         return out
 
-    def snapshot(self) -> dict[str, np.ndarray]:
-        return self.arrays()
-
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         super().restore(snap)
         self.bi -= self.offset

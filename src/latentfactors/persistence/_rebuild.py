@@ -104,7 +104,7 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
 
     cls_name = cls.__name__
     # a file older than a parameter: the value it was trained with, not today's default
-    params = {**getattr(cls, "params_added", {}), **manifest["params"]}
+    params = {**cls.params_added, **manifest["params"]}
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise ModelFileError(f"{name}: {unknown} are not parameters of {cls_name}")
@@ -163,15 +163,11 @@ def rebuild(cls: type, manifest: dict[str, Any], arrays: dict[str, np.ndarray], 
         state["user_items"] = seen
     # learned arrays
     expected = {f"{k}_": k for k in (*_CORE_ARRAYS, *_COUNTS, *cls.extra_state)}
-    added = getattr(cls, "extra_state_added", ())
     for key, target in expected.items():
         if key in arrays:
             state[target] = arrays.pop(key)
-        elif target in added:  # newer than the file: zeros (see the class's extra_state_added)
-            dim = cls.extra_state[target]
-            shape = np.shape(state["item_factors"])
-            state[target] = (np.zeros(shape[0], dtype=np.float32) if dim == "item"
-                             else np.zeros(shape[1]))  # fmt: skip
+        elif target in cls.extra_state_added:
+            pass  # newer than the file: set_state makes it zeros
         elif key[:-1] not in _COUNTS:
             raise ModelFileError(f"{name}: array {key!r} is missing")
     if _USER_VECTORS in arrays:

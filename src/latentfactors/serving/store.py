@@ -231,6 +231,11 @@ class Service:
         except (ImportError, ValueError):  # pragma: no cover - no parallel call made yet
             pass
 
+    def _serialised(self) -> Any:
+        """Held around every parallel kernel a request runs: the score lock under numba's
+        workqueue threading layer, which aborts on concurrent launches; else nothing."""
+        return self._score_lock or contextlib.nullcontext()
+
     # ------------------------------------------------------------------ folding
     def _fold(
         self, snap: Snapshot, events: dict[Any, tuple[list[Any], list[Any]]]
@@ -269,7 +274,7 @@ class Service:
         inter = Interactions.from_arrays(
             _ids(us), _ids(its), duplicates="last" if explicit else "sum", **kw
         )
-        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+        with self._serialised():  # a parallel kernel
             fold = m.fold_in(inter, update=False)
         out: dict[Any, LiveRow] = {}
         for j, u in enumerate(fold.users.tolist()):
@@ -551,21 +556,7 @@ class Service:
             np.cumsum([len(p) for p in sub_parts], out=sp[1:])
             sub = (sp, np.concatenate(sub_parts).astype(np.int32)) if exclude_seen else None
             lay = snap.model._items
-            lock = self._score_lock
-            if lock is not None:
-                with lock:
-                    ti, tv, _ = retrieve(
-                        snap.index,
-                        lay,
-                        snap.model.intercept_,
-                        U[known],
-                        b[known],
-                        n,
-                        sub,
-                        cand,
-                        allowed,
-                    )
-            else:
+            with self._serialised():
                 ti, tv, _ = retrieve(
                     snap.index,
                     lay,
@@ -655,9 +646,7 @@ class Service:
             duplicates="last" if explicit else "sum",
             **kw,
         )
-        # fold-in and retrieval run parallel kernels: one request at a time under the
-        # workqueue threading layer, which aborts on concurrent launches
-        with self._score_lock or contextlib.nullcontext():
+        with self._serialised():  # fold-in and retrieval: parallel kernels
             fold = m.fold_in(inter, update=False)
             cand, allowed = self._candidates(snap, items, exclude)
             seen = (fold.seen.indptr.astype(np.int64), fold.seen.indices.astype(np.int32))
@@ -689,7 +678,7 @@ class Service:
                 f"item {item!r} is not known to the model; use a raw item id "
                 "from the training data",
             )
-        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+        with self._serialised():  # a parallel kernel
             its, sims = snap.model.similar_items(item, n, metric=metric, min_count=min_count)
         return {"item": item, "items": its.tolist(), "similarities": sims.astype(float).tolist()}
 
@@ -713,7 +702,7 @@ class Service:
         if snap.forgotten:
             f = m.users_.index(_ids(list(snap.forgotten)), missing="ignore")
             allowed[f[f >= 0]] = False
-        with self._score_lock or contextlib.nullcontext():  # a parallel kernel (see basket)
+        with self._serialised():  # a parallel kernel
             idx, sims = scoring.similar(
                 V, snap.user_norms() if metric == "cosine" else None, U[0], n, allowed
             )
