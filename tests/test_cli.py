@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from latentfactors import load
 from latentfactors.cli import main
 
 
@@ -138,6 +139,15 @@ def test_fit_formats_and_models(runner, tmp_path):
     assert "ImplicitALS reg search: chose reg=" in res.output
     res = runner.invoke(main, ["recommend", str(out), "--user", "1", "-n", "3"])
     assert res.exit_code == 0 and "top 3 for user 1" in res.output
+    # BPR searches when asked to (--set reg=auto), and says so the same way
+    res = runner.invoke(main, ["fit", str(dat), "--names", "user,item,rating,timestamp",
+                               "--no-header", "--model", "bpr", "--implicit", "--factors", "4",
+                               "--epochs", "3", "--set", "reg=auto", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "BPR reg search: reg=0.5, NDCG@10 0." in res.output
+    assert "BPR reg search: chose reg=" in res.output
+    fitted = load(out)
+    assert fitted.reg == "auto" and fitted.reg_ == fitted.reg_search_["chosen"]
 
 
 def test_quickstart_end_to_end_on_movielens(runner, ml100k_path, tmp_path):
