@@ -21,7 +21,7 @@ import json
 import bench_implicit as bi
 import numpy as np
 import study_lodo as S
-from check_oracle import per_user_ndcg, top_by
+from check_oracle import per_user_ndcg, popularity_top, versus
 from common import (
     RESULTS,
     command_line,
@@ -54,13 +54,8 @@ def main() -> None:
     for name, _, k, build in sets:
         train, test = split(build())
         tm = test_csr(train, test)
-        nu, ni = train.shape
         epochs = S.epochs_of(name, "BPR")
-        counts = np.bincount(train.item_ids, minlength=ni).astype(np.float32)
-        base = per_user_ndcg(
-            top_by(lambda s, e, c=counts: np.broadcast_to(c, (e - s, len(c))), train.csr, nu),
-            tm,
-        )
+        base = per_user_ndcg(popularity_top(train), tm)
         found = [("popularity (training counts)", base, None, None)]
         for label, kw in (("ours, reg=0.02 (default)", {}), ('ours, reg="auto"', {"reg": "auto"})):
             model, fit_s, _ = timed_fit(
@@ -76,11 +71,8 @@ def main() -> None:
         found.append(("implicit BPR", per_user_ndcg(bi.implicit_top(peer, csr)[0], tm), fit_s,
                       None))  # fmt: skip
         for label, v, fit_s, search in found:
-            d = v - base
-            row = {"set": name, "setting": label, "ndcg@10": float(v.mean()),
-                   "vs_popularity": float(d.mean()),
-                   "se": float(d.std(ddof=1) / np.sqrt(len(d))), "users": len(d),
-                   "fit_s": fit_s, "search": search}  # fmt: skip
+            row = {"set": name, "setting": label, **versus(v, base), "fit_s": fit_s,
+                   "search": search}  # fmt: skip
             rows.append(row)
             print(name, label, round(row["ndcg@10"], 4), round(row["vs_popularity"], 4),
                   round(row["se"], 4), fit_s and round(fit_s, 2),

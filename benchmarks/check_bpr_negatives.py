@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import study_lodo as S
-from check_oracle import per_user_ndcg, top_by
+from check_oracle import per_user_ndcg, popularity_top, versus
 from common import RESULTS, command_line, git_rev, machine, split, test_csr, versions, write_json
 
 THREADS = 2
@@ -51,22 +50,14 @@ def main() -> None:
     for name, _, k, build in sets:
         train, test = split(build())
         tm = test_csr(train, test)
-        nu, ni = train.shape
-        counts = np.bincount(train.item_ids, minlength=ni).astype(np.float32)
-        base = per_user_ndcg(
-            top_by(lambda s, e, c=counts: np.broadcast_to(c, (e - s, len(c))), train.csr, nu),
-            tm,
-        )
+        base = per_user_ndcg(popularity_top(train), tm)
         per = {"popularity (training counts)": base}
         for label, kw in SETTINGS:
             model = lf.BPR(n_factors=k, n_epochs=S.epochs_of(name, "BPR"), n_threads=THREADS,
                            random_state=0, **kw).fit(train)  # fmt: skip
             per[label] = per_user_ndcg(S.bi.ours_top(model)[0], tm)
         for label, v in per.items():
-            d = v - base
-            row = {"set": name, "setting": label, "ndcg@10": float(v.mean()),
-                   "vs_popularity": float(d.mean()),
-                   "se": float(d.std(ddof=1) / np.sqrt(len(d))), "users": len(d)}  # fmt: skip
+            row = {"set": name, "setting": label, **versus(v, base)}
             rows.append(row)
             print(name, label, round(row["ndcg@10"], 4), round(row["vs_popularity"], 4),
                   round(row["se"], 4), flush=True)  # fmt: skip

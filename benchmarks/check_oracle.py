@@ -69,6 +69,21 @@ def top_by(score_rows, seen, n_users: int, k: int = 10, chunk: int = 2_000) -> n
     return out
 
 
+def popularity_top(train, k: int = 10) -> np.ndarray:
+    """Top-k unseen items of every user by the items' training counts (the floor)."""
+    counts = np.bincount(train.item_ids, minlength=train.shape[1]).astype(np.float32)
+    return top_by(lambda s, e: np.broadcast_to(counts, (e - s, len(counts))), train.csr,
+                  train.shape[0], k)  # fmt: skip
+
+
+def versus(v: np.ndarray, base: np.ndarray) -> dict:
+    """Mean per-user NDCG ``v``, its mean per-user difference from ``base`` (the
+    popularity row) and that difference's standard error."""
+    d = v - base
+    return {"ndcg@10": float(v.mean()), "vs_popularity": float(d.mean()),
+            "se": float(d.std(ddof=1) / np.sqrt(len(d))), "users": len(d)}  # fmt: skip
+
+
 def oracle_scores(syn, train, affinity: bool):
     """Per-user score rows of the generator's choice probability (log scale)."""
     ru = train.users.raw.astype(np.int64)
@@ -109,14 +124,10 @@ def main() -> None:
             del ref
         train, test = split(data)
         tm = test_csr(train, test)
-        seen = train.csr
-        nu = train.shape[0]
-        counts = np.bincount(train.item_ids, minlength=train.shape[1]).astype(np.float32)
         lists = {
-            "popularity (training counts)": top_by(
-                lambda s, e, c=counts: np.broadcast_to(c, (e - s, len(c))), seen, nu),
-            "oracle": top_by(oracle_scores(syn, train, affinity), seen, nu),
-        }  # fmt: skip
+            "popularity (training counts)": popularity_top(train),
+            "oracle": top_by(oracle_scores(syn, train, affinity), train.csr, train.shape[0]),
+        }
         kw = dict(n_factors=k, n_threads=THREADS, random_state=0)
         als = lf.ImplicitALS(n_epochs=S.epochs_of(name, "ALS"), **kw).fit(train)
         lists[f'ImplicitALS (reg="auto": {als.reg_:g})'] = S.bi.ours_top(als)[0]
@@ -126,12 +137,8 @@ def main() -> None:
         base = per["popularity (training counts)"]
         gap = per["oracle"].mean() - base.mean()
         for label, v in per.items():
-            d = v - base
-            row = {"set": name, "model": label, "ndcg@10": float(v.mean()),
-                   "vs_popularity": float(d.mean()),
-                   "se": float(d.std(ddof=1) / np.sqrt(len(d))),
-                   "share_of_gap": float(d.mean() / gap) if gap > 0 else None,
-                   "users": len(d)}  # fmt: skip
+            row = {"set": name, "model": label, **versus(v, base)}
+            row["share_of_gap"] = row["vs_popularity"] / gap if gap > 0 else None
             rows.append(row)
             print(name, label, round(row["ndcg@10"], 4), round(row["vs_popularity"], 4),
                   round(row["se"], 4), flush=True)  # fmt: skip
