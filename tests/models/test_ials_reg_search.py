@@ -224,9 +224,10 @@ def test_search_record_survives_a_model_file(small, tmp_path):
     save(m, tmp_path / "m.lfm")
     back = load(tmp_path / "m.lfm")
     assert back.reg_search_ == m.reg_search_ and back.reg_ == m.reg_
-    np.testing.assert_allclose(back._gram(), m._gram())  # fold-in uses the chosen reg
-    gram = m.item_factors_.T.astype(np.float64) @ m.item_factors_ + m.reg_ * np.eye(4)
-    np.testing.assert_allclose(m._gram(), gram, rtol=1e-5)
+    gram = back._solve_items()[1]  # the system fold-in solves: with the chosen reg
+    np.testing.assert_allclose(gram, m._solve_items()[1])
+    want = m.item_factors_.T.astype(np.float64) @ m.item_factors_ + m.reg_ * np.eye(4)
+    np.testing.assert_allclose(gram, want, rtol=1e-5)
 
 
 def test_bad_search_record_in_a_state_is_refused(small):

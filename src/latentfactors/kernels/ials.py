@@ -37,24 +37,30 @@ __all__ = [
 ]
 
 
-def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_size):
+def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_size, n_free=-1):
     """Update every row of ``X`` in place by ``solver`` ("cg", "block" or "cholesky");
     ``lam`` holds per-row penalties (``YtY`` is then ``Y^T Y``) or is None (``YtY`` holds
-    ``Y^T Y + reg I``). The one dispatch of the single-machine and Dask trainers."""
+    ``Y^T Y + reg I``). The one dispatch of the single-machine and Dask trainers.
+
+    ``n_free``: only the first ``n_free`` coordinates of each row move, the rest are
+    held at their values (-1: all move). With a last column of ones in ``X`` and the
+    item biases as the last column of ``Y`` this solves the biased model's user side
+    (``x . y_i + b_i``), see ``ImplicitALS(item_bias=True)``."""
+    n_free = X.shape[1] if n_free < 0 else int(n_free)
     if solver == "cg":
         if lam is None:
-            ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps)
+            ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps, n_free)
         else:
-            ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, lam, cg_steps)
+            ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, lam, cg_steps, n_free)
     elif solver == "block":
         if lam is None:
-            ials_block_step(indptr, indices, conf, X, Y, YtY, block_size)
+            ials_block_step(indptr, indices, conf, X, Y, YtY, block_size, n_free)
         else:
-            ials_block_step_rows(indptr, indices, conf, X, Y, YtY, lam, block_size)
+            ials_block_step_rows(indptr, indices, conf, X, Y, YtY, lam, block_size, n_free)
     elif lam is None:
-        ials_cholesky_step(indptr, indices, conf, X, Y, YtY)
+        ials_cholesky_step(indptr, indices, conf, X, Y, YtY, n_free)
     else:
-        ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, lam)
+        ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, lam, n_free)
 
 
 #: rows per parallel task of the CG kernels (one scratch block per task). 1: with 64,
@@ -66,15 +72,18 @@ _ROWS_PER_CHUNK = 1
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps):
-    """Conjugate-gradient update of every row of ``X`` (warm-started at its current value)."""
-    _cg_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, cg_steps)
+def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps, n_free=-1):
+    """Conjugate-gradient update of every row of ``X`` (warm-started at its current value);
+    with ``n_free >= 0`` only the first ``n_free`` coordinates move (CG on that subspace)."""
+    _cg_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, cg_steps,
+             n_free)  # fmt: skip
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps):
+def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps, n_free):
     n = X.shape[0]
     k = X.shape[1]
+    nf = k if n_free < 0 or n_free > k else n_free
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
     for c in prange(n_chunks):
         # one scratch block per task, its size tied to the task so numba's parfor pass
@@ -85,7 +94,7 @@ def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps):
         for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
             lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
             _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
-                    r, p, ap)  # fmt: skip
+                    r, p, ap, nf)  # fmt: skip
 
 
 @numba.njit(inline="always", fastmath=True, nogil=True)
@@ -160,9 +169,11 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
 
 
 @numba.njit(fastmath=True, nogil=True)
-def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap):
+def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap, nf):
     """``cg_steps`` CG steps on row ``u``'s system ``(YtY + lam I + sum (c-1) y y^T) x =
-    sum c y``, warm-started at ``X[u]`` and written back there."""
+    sum c y``, warm-started at ``X[u]`` and written back there. Coordinates from ``nf``
+    on are held fixed: the residual and ``A p`` are cut to the first ``nf`` (CG on the
+    free block's system, whose right side the fixed part shifts)."""
     k = x.shape[0]
     for f in range(k):
         x[f] = X[u, f]
@@ -171,6 +182,8 @@ def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap)
     for f in range(k):
         r[f] = -r[f]
     _weighted_sum(start, end, indices, conf, Y, x, r, True)
+    for f in range(nf, k):
+        r[f] = np.float32(0.0)
     rs_old = np.float32(0.0)
     for f in range(k):
         p[f] = r[f]
@@ -180,6 +193,8 @@ def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap)
             break
         _matvec(YtY, p, lam, ap)
         _weighted_sum(start, end, indices, conf, Y, p, ap, False)
+        for f in range(nf, k):
+            ap[f] = np.float32(0.0)
         pap = np.float32(0.0)
         for f in range(k):
             pap += p[f] * ap[f]
@@ -211,28 +226,32 @@ def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap)
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def ials_block_step(indptr, indices, conf, X, Y, YtY, block):
-    """One subspace-descent pass over every row of ``X``, ``block`` coordinates at a time."""
-    _block_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, block)
+def ials_block_step(indptr, indices, conf, X, Y, YtY, block, n_free=-1):
+    """One subspace-descent pass over every row of ``X``, ``block`` coordinates at a time
+    (over the first ``n_free`` only, the rest held, with ``n_free >= 0``)."""
+    _block_rows(indptr, indices, conf, X, Y, YtY, np.zeros(1, dtype=np.float32), False, block,
+                n_free)  # fmt: skip
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def ials_block_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, block):
+def ials_block_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, block, n_free=-1):
     """:func:`ials_block_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
-    _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, block)
+    _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, block, n_free)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, block):
+def _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, block, n_free):
     n = X.shape[0]
     k = X.shape[1]
+    nf = k if n_free < 0 or n_free > k else n_free
     for u in prange(n):
         lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
-        _block_row(indptr[u], indptr[u + 1], indices, conf, X[u], Y, YtY, lam, min(block, k))
+        _block_row(indptr[u], indptr[u + 1], indices, conf, X[u], Y, YtY, lam,
+                   max(1, min(block, nf)), nf)  # fmt: skip
 
 
 @numba.njit(fastmath=True, nogil=True)
-def _block_row(start, end, indices, conf, x, Y, YtY, lam, b_max):
+def _block_row(start, end, indices, conf, x, Y, YtY, lam, b_max, nf):
     k = x.shape[0]
     m = 0
     for t in range(start, end):
@@ -264,8 +283,8 @@ def _block_row(start, end, indices, conf, x, Y, YtY, lam, b_max):
         j += 1
     _matvec(YtY, x, lam, g)  # (YtY + lam I) x, kept up to date as x moves
     W = np.empty((m, b_max), dtype=np.float32)
-    for b0 in range(0, k, b_max):
-        b = min(b_max, k - b0)
+    for b0 in range(0, nf, b_max):  # the coordinates from nf on are held
+        b = min(b_max, nf - b0)
         if b < b_max:  # the last, shorter block: contiguous scratch of its own width
             W = np.empty((m, b), dtype=np.float32)
         for p in range(b):
@@ -334,7 +353,10 @@ def _cholesky_solve(A, rhs, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _exact_row(indptr, indices, conf, Y, YtY64, u, out):
+def _exact_row(indptr, indices, conf, Y, YtY64, u, out, nf):
+    """Row ``u``'s exact solve into ``out``; with ``nf < k`` only ``out[:nf]``, the rest
+    held at the values ``out`` has (the free block's system, its right side less the
+    fixed part's product)."""
     k = Y.shape[1]
     start, end = indptr[u], indptr[u + 1]
     m = 0
@@ -358,8 +380,17 @@ def _exact_row(indptr, indices, conf, Y, YtY64, u, out):
             b[f] += c * yf
         w += 1
     A = YtY64 + W.T @ W
-    x = np.linalg.solve(A, b)
-    for f in range(k):
+    if nf >= k:
+        x = np.linalg.solve(A, b)
+        for f in range(k):
+            out[f] = x[f]
+        return
+    rhs = b[:nf].copy()
+    for f in range(nf):
+        for g in range(nf, k):
+            rhs[f] -= A[f, g] * np.float64(out[g])
+    x = np.linalg.solve(np.ascontiguousarray(A[:nf, :nf]), rhs)
+    for f in range(nf):
         out[f] = x[f]
 
 
@@ -383,11 +414,14 @@ def locate_entries(indptr, indices, rows, cols):
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def ials_cholesky_step(indptr, indices, conf, X, Y, YtY):
-    """Exact update of every row of ``X`` (solves the k x k normal equations in float64)."""
+def ials_cholesky_step(indptr, indices, conf, X, Y, YtY, n_free=-1):
+    """Exact update of every row of ``X`` (solves the k x k normal equations in float64;
+    with ``n_free >= 0`` those of the first ``n_free`` coordinates, the rest held)."""
     YtY64 = YtY.astype(np.float64)
+    k = X.shape[1]
+    nf = k if n_free < 0 or n_free > k else n_free
     for u in prange(X.shape[0]):
-        _exact_row(indptr, indices, conf, Y, YtY64, u, X[u])
+        _exact_row(indptr, indices, conf, Y, YtY64, u, X[u], nf)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -396,8 +430,9 @@ def ials_solve_rows(indptr, indices, conf, Y, YtY):
     n = indptr.shape[0] - 1
     out = np.zeros((n, Y.shape[1]), dtype=np.float32)
     YtY64 = YtY.astype(np.float64)
+    k = Y.shape[1]
     for u in prange(n):
-        _exact_row(indptr, indices, conf, Y, YtY64, u, out[u])
+        _exact_row(indptr, indices, conf, Y, YtY64, u, out[u], k)
     return out
 
 
@@ -465,25 +500,27 @@ def ials_loss_total(parts, Y, reg):
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, cg_steps):
+def ials_cg_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, cg_steps, n_free=-1):
     """:func:`ials_cg_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
-    _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, cg_steps)
+    _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, True, cg_steps, n_free)
 
 
 @numba.njit(cache=True, nogil=True)
-def _exact_row_reg(indptr, indices, conf, Y, YtY64, lam, u, out):
+def _exact_row_reg(indptr, indices, conf, Y, YtY64, lam, u, out, nf):
     A = YtY64.copy()
     for f in range(A.shape[0]):
         A[f, f] += lam
-    _exact_row(indptr, indices, conf, Y, A, u, out)
+    _exact_row(indptr, indices, conf, Y, A, u, out, nf)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows):
+def ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, n_free=-1):
     """:func:`ials_cholesky_step` with a penalty per row: ``YtY`` holds ``Y^T Y`` only."""
     YtY64 = YtY.astype(np.float64)
+    k = X.shape[1]
+    nf = k if n_free < 0 or n_free > k else n_free
     for u in prange(X.shape[0]):
-        _exact_row_reg(indptr, indices, conf, Y, YtY64, np.float64(reg_rows[u]), u, X[u])
+        _exact_row_reg(indptr, indices, conf, Y, YtY64, np.float64(reg_rows[u]), u, X[u], nf)
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
@@ -492,6 +529,7 @@ def ials_solve_rows_reg(indptr, indices, conf, Y, YtY, reg_rows):
     n = indptr.shape[0] - 1
     out = np.zeros((n, Y.shape[1]), dtype=np.float32)
     YtY64 = YtY.astype(np.float64)
+    k = Y.shape[1]
     for u in prange(n):
-        _exact_row_reg(indptr, indices, conf, Y, YtY64, np.float64(reg_rows[u]), u, out[u])
+        _exact_row_reg(indptr, indices, conf, Y, YtY64, np.float64(reg_rows[u]), u, out[u], k)
     return out
