@@ -84,6 +84,10 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
             threshold=3.0,
             compute_loss=True,
         ),
+        dict(item_bias=True, compute_loss=True),
+        dict(
+            item_bias=True, reg_scaling="frequency", reg=0.02, solver="cholesky", compute_loss=True
+        ),
     ],
     ids=[
         "cg",
@@ -93,6 +97,8 @@ def test_als_solvers_unweighted_unbiased(client, ml_dask, ml_inter, solver):
         "frequency-cg",
         "frequency-block",
         "frequency-cholesky",
+        "bias-cg-loss",
+        "bias-frequency-cholesky-loss",
     ],
 )
 def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
@@ -113,8 +119,9 @@ def test_implicit_als_matches_single_machine(client, ml_dask, ml_inter, params):
         {},
         dict(reg_scaling="frequency", threshold=4.0, compute_loss=True),
         dict(reg=[3.0, 300.0, 30.0], solver="cholesky"),
+        dict(item_bias=True),
     ],
-    ids=["auto", "auto-frequency-threshold", "list-cholesky"],
+    ids=["auto", "auto-frequency-threshold", "list-cholesky", "auto-bias"],
 )
 def test_implicit_als_reg_search_matches_single_machine(client, ml_dask, ml_inter, params):
     """reg="auto" (the default) and a list: the same slice, scores, choice and model as on

@@ -201,13 +201,21 @@ def test_reg_search_model_files_and_params(small, tmp_path):
         ImplicitALS(item_bias="yes").fit(small)
 
 
-def test_dask_fit_refuses_item_bias():
-    pytest.importorskip("dask")
-    from latentfactors.distributed._fit import check_honoured
+def test_snapshot_and_restore_write_the_columns_back(small):
+    """Early stopping restores its best epoch through these: arrays() are copies of the
+    trainer's columns, so restore must write them back, bias column included."""
+    from latentfactors.models.implicit_als import _IALSTrainer
 
-    check_honoured(ImplicitALS(item_bias=False))
-    with pytest.raises(InvalidParameterError, match=r"leave item_bias at its default"):
-        check_honoured(ImplicitALS(item_bias=True))
+    m = ImplicitALS(n_factors=4, n_epochs=2, reg=0.5, item_bias=True)
+    trainer = _IALSTrainer(m, small, 0)
+    trainer.epoch(0)
+    snap = trainer.snapshot()
+    trainer.epoch(1)
+    assert not np.array_equal(trainer.arrays()["item_bias"], snap["item_bias"])
+    trainer.restore(snap)
+    for name, value in trainer.arrays().items():
+        assert np.array_equal(value, snap[name]), name
+    assert np.all(trainer.X[:, 4] == 1.0)
 
 
 def test_passes_the_behaviour_suite():

@@ -422,7 +422,7 @@ def ials_hold_out_items(block: dict[str, Any], lo: int, items: np.ndarray,
 
 def ials_half(
     block: dict[str, Any], X: np.ndarray, fixed: tuple[np.ndarray, np.ndarray], solver: str,
-    cg_steps: int, block_size: int, loss_reg: float | None,
+    cg_steps: int, block_size: int, loss_reg: float | None, n_free: int = -1,
 ) -> tuple[np.ndarray, float]:  # fmt: skip
     """Update the rows ``X`` (a copy) of one block against fixed ``(Y, YtY + reg I)`` by
     the model's ``solver`` (``ials_update``).
@@ -431,6 +431,8 @@ def ials_half(
     item-side penalty) is returned too; else NaN. A block with per-row penalties
     (``lam``, ``reg_scaling="frequency"``; ``YtY`` is then ``Y^T Y`` alone) is solved by
     the ``*_rows`` kernels and its part of the objective carries ``lam[u] |x_u|^2``.
+    ``n_free``: only the first ``n_free`` coordinates of each row move (-1: all); the
+    held ones (ImplicitALS's column of ones under ``item_bias``) carry no penalty.
     """
     from ..kernels import ials
 
@@ -439,7 +441,7 @@ def ials_half(
     lam = block.get("lam")
     ptr, idx, conf = block["ptr"], block["idx"], block["conf"]
     with _threads():
-        ials.ials_update(ptr, idx, conf, X, Y, YtY, lam, solver, cg_steps, block_size)
+        ials.ials_update(ptr, idx, conf, X, Y, YtY, lam, solver, cg_steps, block_size, n_free)
         part = float("nan")
         if loss_reg is not None:
             nnz = max(len(idx), 1)
@@ -449,7 +451,8 @@ def ials_half(
                 part = float(value) * nnz - loss_reg * yn
             else:
                 value = ials.ials_loss(ptr, idx, conf, X, Y, 0.0)
-                xn = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+                Xf = X if n_free < 0 else X[:, :n_free]
+                xn = np.einsum("ij,ij->i", Xf, Xf, dtype=np.float64)
                 part = float(value) * nnz + float(lam @ xn)
     return X, part
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..models._fitting import Trainer
+from ..models.implicit_als import IALSFactors
 from . import _tasks as T
 from ._engine import raise_first_error, range_bounds, run_step, scatter_one
 from .data import DaskInteractions
@@ -265,7 +266,7 @@ class _Attempts:
         return self.task(blk, lo, hi)
 
 
-class DaskImplicitALSTrainer(_BlockTrainer):
+class DaskImplicitALSTrainer(IALSFactors, _BlockTrainer):
     """Implicit ALS (:class:`~latentfactors.models.ImplicitALS`) with its blocks on a cluster.
 
     ``reg="auto"`` (or a list) is chosen as on one machine: the same validation slice
@@ -276,12 +277,7 @@ class DaskImplicitALSTrainer(_BlockTrainer):
 
     def __init__(self, model: Any, data: DaskInteractions, seed: int, *, n_blocks: int,
                  max_retries: int = 3, keep_seen: bool = False) -> None:  # fmt: skip
-        self.seed = int(seed)
-        f = int(model.n_factors)
-        self.init_std = float(model.init_std)
-        self.X = np.empty((data.n_users, f), dtype=np.float32)
-        self.Y = np.empty((data.n_items, f), dtype=np.float32)
-        self._init_factors()
+        self._alloc(model, data.n_users, data.n_items, seed)  # X, Y as on one machine
         # reg_scaling="frequency": each row's penalty reg * (n + alpha0 * n_other) ** nu
         # goes into its own system (``lam`` in the blocks), none into the Gram matrix
         self.scaled = model.reg_scaling == "frequency"
@@ -293,8 +289,6 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self.reports_loss = self.compute_loss
         self.params = (model.confidence, float(model.alpha), float(model.epsilon),
                        None if model.threshold is None else float(model.threshold))  # fmt: skip
-        self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
-        self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
         self._setup(data, n_blocks, max_retries, keep_seen)
         self.raw = None  # the prepared blocks hold what the fit needs
         base_u, base_i = self.u_blocks, self.i_blocks  # without penalties
@@ -317,12 +311,6 @@ class DaskImplicitALSTrainer(_BlockTrainer):
             parts = self.client.gather([self.client.submit(T.row_penalties, b)
                                         for b in self.i_blocks])  # fmt: skip
             self.i_reg = np.concatenate(parts)
-
-    def _init_factors(self) -> None:
-        """The initial factors of this seed, as the single-machine trainer draws them."""
-        rng = np.random.default_rng(self.seed)
-        self.X[...] = rng.standard_normal(self.X.shape) * self.init_std
-        self.Y[...] = rng.standard_normal(self.Y.shape) * self.init_std
 
     def _prepare(self, block: Any, side: int) -> Any:
         return self.client.submit(T.prepare_ials, block, *self.params)
@@ -373,13 +361,15 @@ class DaskImplicitALSTrainer(_BlockTrainer):
             for e in range(M.VAL_EPOCHS):
                 what = f"ImplicitALS reg search, reg={reg:g}, epoch {e + 1}"
                 self._side(self.i_blocks, self.i_bounds, self.Y, self.X, f"{what}, items", False)
-                self._side(self.u_blocks, self.u_bounds, self.X, self.Y, f"{what}, users", False)
+                self._side(self.u_blocks, self.u_bounds, self.X, self.Y, f"{what}, users", False,
+                           self.n_free)  # fmt: skip
 
         self.search = held.search(candidates, fit, lambda: (self.X, self.Y))
         self._init_factors()  # the copies with the slice out go with this frame
 
-    def _side(self, blocks, bounds, X, Y, what: str, loss: bool) -> float:
-        """Update the rows of ``X`` (one block per task) against fixed ``Y``."""
+    def _side(self, blocks, bounds, X, Y, what: str, loss: bool, n_free: int = -1) -> float:
+        """Update the rows of ``X`` (one block per task) against fixed ``Y`` (the first
+        ``n_free`` coordinates of each row; -1: all)."""
         client = self.client
         YtY = Y.T @ Y + self.eye
         loss_reg = (0.0 if self.scaled else float(self.reg)) if loss else None
@@ -390,7 +380,7 @@ class DaskImplicitALSTrainer(_BlockTrainer):
                 box.append(scatter_one(client, (Y, YtY)))
             return client.submit(T.ials_half, blk, scatter_one(client, X[lo:hi]), box[0],
                                  self.solver, self.cg_steps, self.block_size,
-                                 loss_reg)  # fmt: skip
+                                 loss_reg, n_free)  # fmt: skip
 
         out = self._half(blocks, bounds, what, _Attempts(task, box))
         total = 0.0
@@ -404,7 +394,8 @@ class DaskImplicitALSTrainer(_BlockTrainer):
         self._side(self.i_blocks, self.i_bounds, self.Y, self.X,
                    f"ImplicitALS epoch {epoch + 1}, items", False)  # fmt: skip
         total = self._side(self.u_blocks, self.u_bounds, self.X, self.Y,
-                           f"ImplicitALS epoch {epoch + 1}, users", self.compute_loss)  # fmt: skip
+                           f"ImplicitALS epoch {epoch + 1}, users", self.compute_loss,
+                           self.n_free)  # fmt: skip
         logger.info("distributed ImplicitALS epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
         if not self.compute_loss:
             return float("nan")
@@ -412,11 +403,8 @@ class DaskImplicitALSTrainer(_BlockTrainer):
             pen = float(self.i_reg @ np.einsum("ij,ij->i", self.Y, self.Y, dtype=np.float64))
             return float((total + pen) / max(self.nnz, 1))
         yn = float(np.sum(self.Y.astype(np.float64) ** 2))
+        total -= self._user_penalty(float(self.reg))  # the column of ones: no parameter
         return float((total + float(self.reg) * yn) / max(self.nnz, 1))
-
-    def arrays(self) -> dict[str, Any]:
-        return {"user_factors": self.X, "item_factors": self.Y, "user_bias": self.zeros_u,
-                "item_bias": self.zeros_i}  # fmt: skip
 
 
 def _nnz(block: dict[str, Any]) -> int:

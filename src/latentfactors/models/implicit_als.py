@@ -115,10 +115,11 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         unobserved cell's included). The bias carries an item's overall pull, so the
         factors need not spend a dimension, and its penalty, on popularity. In training,
         the reg search, fold-in and explain; ``item_bias_`` holds it (zeros without).
-        Not on a Dask cluster yet. Off by default: on ``benchmarks/results/ials-bias.md``
-        it ranked above the default on the popularity-driven synthetic sets (10M:
-        NDCG@10 0.1118 against 0.1109, the popularity floor 0.1116) and below it on
-        MovieLens 100K (0.4204 against 0.4422) and Last.fm (0.2666 against 0.2674).
+        On a Dask cluster too (the same model). Off by default: on
+        ``benchmarks/results/ials-bias.md`` it ranked above the default on the
+        popularity-driven synthetic sets (10M: NDCG@10 0.1118 against 0.1109, the
+        popularity floor 0.1116) and below it on MovieLens 100K (0.4204 against 0.4422)
+        and Last.fm (0.2666 against 0.2674).
     compute_loss : bool, default False
         Record the full training objective every epoch (costs about one extra pass).
     n_threads, random_state
@@ -323,20 +324,65 @@ _USER_CONF_KEPT = 1 << 24
 _USER_BLOCK = 1 << 22
 
 
-class _IALSTrainer(Trainer):
+class IALSFactors(Trainer):
+    """The factors of an iALS trainer, on one machine or on Dask: ``X`` (users) and
+    ``Y`` (items); under ``item_bias`` one more column, ones in ``X`` (held there by the
+    user side's solve, ``n_free``) and the biases in ``Y`` (solved with the item
+    factors)."""
+
+    def _alloc(self, model: ImplicitALS, n_users: int, n_items: int, seed: int) -> None:
+        self.seed = int(seed)
+        self.init_std = float(model.init_std)
+        self.f, self.biased = int(model.n_factors), bool(model.item_bias)
+        self.n_free = self.f if self.biased else -1  # of a user row
+        self.X = np.empty((n_users, self.f + self.biased), dtype=np.float32)
+        self.Y = np.empty((n_items, self.f + self.biased), dtype=np.float32)
+        self.zeros_u = np.zeros(n_users, dtype=np.float32)
+        self.zeros_i = np.zeros(n_items, dtype=np.float32)
+        self._init_factors()
+
+    def _init_factors(self) -> None:
+        """The initial factors of this seed (the same draws every time, with or without
+        the bias column)."""
+        rng = np.random.default_rng(self.seed)
+        f = self.f
+        self.X[:, :f] = rng.standard_normal((len(self.X), f)) * self.init_std
+        self.Y[:, :f] = rng.standard_normal((len(self.Y), f)) * self.init_std
+        if self.biased:
+            self.X[:, f] = 1.0
+            self.Y[:, f] = 0.0
+
+    def _user_penalty(self, reg: float) -> float:
+        """What ``reg * |X|^2`` over the whole rows counts for the held column of ones
+        (no parameter: taken off the objective)."""
+        return float(reg) * len(self.X) if self.biased else 0.0
+
+    def arrays(self) -> dict[str, Any]:
+        if not self.biased:
+            return {"user_factors": self.X, "item_factors": self.Y,
+                    "user_bias": self.zeros_u, "item_bias": self.zeros_i}  # fmt: skip
+        f = self.f
+        return {"user_factors": np.ascontiguousarray(self.X[:, :f]),
+                "item_factors": np.ascontiguousarray(self.Y[:, :f]),
+                "user_bias": self.zeros_u, "item_bias": self.Y[:, f].copy()}  # fmt: skip
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        if not self.biased:
+            super().restore(snap)
+            return
+        f = self.f  # arrays() gives copies of the columns: write them back
+        self.X[:, :f] = snap["user_factors"]
+        self.Y[:, :f] = snap["item_factors"]
+        self.Y[:, f] = snap["item_bias"]
+
+
+class _IALSTrainer(IALSFactors):
     def __init__(self, model: ImplicitALS, data: Interactions, seed: int) -> None:
         from ..kernels import ials
 
         self.k = ials
         self.model = model
-        self.seed = seed
-        f = int(model.n_factors)
-        # with item biases the factors carry one more column: ones in X (held there by
-        # the user side's solve) and the biases in Y (solved with the item factors)
-        self.f, self.biased = f, bool(model.item_bias)
-        self.X = np.empty((data.n_users, f + self.biased), dtype=np.float32)
-        self.Y = np.empty((data.n_items, f + self.biased), dtype=np.float32)
-        self._init_factors()
+        self._alloc(model, data.n_users, data.n_items, seed)
         csr = data.csr
         self.u_ptr, self.u_idx = csr.indptr.astype(np.int64), csr.indices
         # the item side: the values regrouped by item, turned into confidences in place
@@ -372,18 +418,6 @@ class _IALSTrainer(Trainer):
         self.scaled = model.reg_scaling != "none"
         self.search: dict[str, Any] | None = None
         self._set_reg(model._fallback_reg())
-        self.zeros_u = np.zeros(data.n_users, dtype=np.float32)
-        self.zeros_i = np.zeros(data.n_items, dtype=np.float32)
-
-    def _init_factors(self) -> None:
-        """The initial factors of this seed (the same draws every time)."""
-        rng = np.random.default_rng(self.seed)
-        std, f = self.model.init_std, self.f
-        self.X[:, :f] = rng.standard_normal((len(self.X), f)) * std
-        self.Y[:, :f] = rng.standard_normal((len(self.Y), f)) * std
-        if self.biased:
-            self.X[:, f] = 1.0
-            self.Y[:, f] = 0.0
 
     def _set_reg(self, reg: float) -> None:
         m = self.model
@@ -456,10 +490,9 @@ class _IALSTrainer(Trainer):
         # against the final item factors, which is what fold-in computes for new users
         self._half(self.i_ptr, self.i_idx, self.i_conf, self.Y, self.X, self.i_reg)
         YtY = self.Y.T @ self.Y + self.eye
-        n_free = self.f if self.biased else -1  # the column of ones stays
         for s, e, ptr, idx, conf in self._user_blocks():
             lam = None if self.u_reg is None else self.u_reg[s:e]
-            self._half(ptr, idx, conf, self.X[s:e], self.Y, lam, YtY, n_free)
+            self._half(ptr, idx, conf, self.X[s:e], self.Y, lam, YtY, self.n_free)
 
     def epoch(self, epoch: int) -> float:
         self._epoch_steps()
@@ -470,9 +503,7 @@ class _IALSTrainer(Trainer):
         parts = np.zeros(len(self.X))
         for s, e, ptr, idx, conf in self._user_blocks():
             self.k.ials_loss_rows(ptr, idx, conf, self.X[s:e], self.Y, YtY, reg, parts[s:e])
-        total = float(self.k.ials_loss_total(parts, self.Y, reg))
-        if self.biased:  # the users' column of ones is not a parameter: no penalty
-            total -= reg * len(self.X)
+        total = float(self.k.ials_loss_total(parts, self.Y, reg)) - self._user_penalty(reg)
         loss = total / max(len(self.u_idx), 1)
         if self.u_reg is None:
             return loss
@@ -480,24 +511,6 @@ class _IALSTrainer(Trainer):
         pen = float(self.u_reg @ np.einsum("ij,ij->i", Xf, Xf, dtype=np.float64))
         pen += float(self.i_reg @ np.einsum("ij,ij->i", self.Y, self.Y, dtype=np.float64))
         return loss + pen / max(len(self.u_idx), 1)
-
-    def arrays(self) -> dict[str, Any]:
-        if not self.biased:
-            return {"user_factors": self.X, "item_factors": self.Y,
-                    "user_bias": self.zeros_u, "item_bias": self.zeros_i}  # fmt: skip
-        f = self.f
-        return {"user_factors": np.ascontiguousarray(self.X[:, :f]),
-                "item_factors": np.ascontiguousarray(self.Y[:, :f]),
-                "user_bias": self.zeros_u, "item_bias": self.Y[:, f].copy()}  # fmt: skip
-
-    def restore(self, snap: dict[str, Any]) -> None:
-        if not self.biased:
-            super().restore(snap)
-            return
-        f = self.f  # arrays() gives copies of the columns: write them back
-        self.X[:, :f] = snap["user_factors"]
-        self.Y[:, :f] = snap["item_factors"]
-        self.Y[:, f] = snap["item_bias"]
 
 
 #: epochs per candidate, each warm-started from the previous (smaller) candidate's factors
