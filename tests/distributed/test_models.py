@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("dask.dataframe", reason="the distributed tests need latentfactors[dask]")
 pytest.importorskip("distributed", reason="the distributed tests need latentfactors[dask]")
 
+from latentfactors import Interactions
 from latentfactors.models import ALS, SVD, EarlyStopping, ImplicitALS
 
 from .conftest import assert_same_model
@@ -249,6 +250,32 @@ def test_implicit_weights_lastfm(client, lastfm_path):
     got = lfd.fit(ImplicitALS(**params), ddf, client, user="userID", item="artistID",
                   weight="weight")  # fmt: skip
     assert_same_model(got, ImplicitALS(**params).fit(local), atol=1e-5)
+
+
+def test_early_stopping_restores_biased_implicit_als(client):
+    """ImplicitALS(item_bias=True) on Dask: EarlyStopping's restore writes the best
+    epoch's factors and biases back into the trainer's columns, as on one machine."""
+    import dask.dataframe as dd
+
+    from latentfactors import distributed as lfd
+    from latentfactors.data import make_synthetic, random_split
+
+    data = make_synthetic(60, 40, 800, rank=3, implicit=True, signal_std=2.0, seed=4)
+    train, val = random_split(data.interactions, 0.2, seed=0)
+    frame = train.to_dataframe()
+    ddata = lfd.from_dask_dataframe(dd.from_pandas(frame, npartitions=2), client,
+                                    weight="weight")  # fmt: skip
+    local = Interactions.from_dataframe(frame, weight="weight")
+    model = ImplicitALS(n_factors=8, n_epochs=12, reg=0.01, solver="cholesky", item_bias=True,
+                        random_state=0)  # fmt: skip
+    stop = dict(patience=1, restore_best=True)
+    ref = model.clone().fit(local, validation=val, callbacks=[EarlyStopping(**stop)])
+    got = lfd.fit(model.clone(), ddata, validation=val, callbacks=[EarlyStopping(**stop)],
+                  n_blocks=2, keep_seen=True)  # fmt: skip
+    assert ref.best_epoch_ < len(ref.history_["epoch"]) < model.n_epochs
+    assert got.history_["epoch"] == ref.history_["epoch"] and got.best_epoch_ == ref.best_epoch_
+    assert_same_model(got, ref, atol=1e-5)
+    assert np.any(ref.item_bias_)
 
 
 def test_early_stopping_restores_the_best_epoch(client, ml_inter):

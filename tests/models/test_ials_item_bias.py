@@ -104,16 +104,23 @@ def test_held_column_kernels_match_numpy(small, one_thread, per_row):
         ials.ials_update(ptr, idx, conf, got, Ya, gram, lam_arg, solver, steps, k + 7, k)
         assert np.all(got[:, k] == 1.0), solver  # the held column stays
         np.testing.assert_allclose(got[:, :k], want, rtol=tol, atol=tol, err_msg=solver)
-    # the block solver a few coordinates at a time: each pass lowers the row objective
-    # towards the exact one; held at n_free = all, every solver is the unbiased kernel
+    # the block solver two coordinates at a time (a shorter last block): repeated passes
+    # reach the exact solve of the free block
     got = Xa.copy()
     for _ in range(30):
         ials.ials_update(ptr, idx, conf, got, Ya, gram, lam_arg, "block", 3, 2, k)
     np.testing.assert_allclose(got[:, :k], exact, rtol=1e-3, atol=1e-3)
-    a, b = Xa.copy(), Xa.copy()
-    ials.ials_update(ptr, idx, conf, a, Ya, gram, lam_arg, "cg", 3, 2, -1)
-    ials.ials_update(ptr, idx, conf, b, Ya, gram, lam_arg, "cg", 3, 2, k + 1)
-    assert np.array_equal(a, b)
+    # every coordinate free (-1, the item side's call): the whole row's exact solve,
+    # the held column moving too
+    full = Xa.copy()
+    ials.ials_update(ptr, idx, conf, full, Ya, gram, lam_arg, "cholesky", 3, 2, -1)
+    want = np.zeros_like(full, dtype=np.float64)
+    Y64 = Ya.astype(np.float64)
+    for u in range(small.n_users):
+        c, p = _dense(ptr, idx, conf, u, small.n_items)
+        want[u] = np.linalg.solve((Y64.T * c) @ Y64 + lam[u] * np.eye(k + 1), (Y64.T * c) @ p)
+    np.testing.assert_allclose(full, want, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(full[:, k], 1.0)
 
 
 def test_fit_scores_fold_in_explain_and_loss(small):
@@ -163,16 +170,53 @@ def test_fit_scores_fold_in_explain_and_loss(small):
     assert ex.parts.loc[ex.parts.name == "item bias", "contribution"].item() == pytest.approx(b[0])
 
 
-def test_per_row_penalty_and_block_solver(small):
-    """Frequency-scaled penalties reach the bias too; fold-in solves with them."""
-    m = ImplicitALS(n_factors=4, n_epochs=4, reg=0.05, reg_scaling="frequency", solver="block",
-                    block_size=2, item_bias=True, random_state=0).fit(small)  # fmt: skip
+def test_per_row_penalties_reach_the_bias(small):
+    """Frequency-scaled penalties: the objective charges each item's penalty on its
+    bias as on its factors, training's last user step and fold-in are the exact solve
+    with the user's penalty, and the block solver trains the same kind of model."""
+    kw = dict(n_factors=4, n_epochs=4, reg=0.05, reg_scaling="frequency", item_bias=True,
+              compute_loss=True, random_state=0)  # fmt: skip
+    m = ImplicitALS(solver="cholesky", **kw).fit(small)
     csr = small.csr
-    lam = m._row_reg(np.diff(csr.indptr), small.n_items)
-    Ya = np.column_stack([m.item_factors_, m.item_bias_])
-    exact = _exact_biased(csr.indptr, csr.indices, m._conf(csr.data), Ya, lam)
+    conf = m._conf(csr.data)
+    lam_u = m._row_reg(np.diff(csr.indptr), small.n_items)
+    lam_i = m._row_reg(np.diff(small.csc.indptr), small.n_users)
+    X, Y, b = (m.user_factors_.astype(np.float64), m.item_factors_.astype(np.float64),
+               m.item_bias_.astype(np.float64))  # fmt: skip
+    C, P = np.ones((small.n_users, small.n_items)), np.zeros((small.n_users, small.n_items))
+    for u in range(small.n_users):
+        C[u], P[u] = _dense(csr.indptr, csr.indices, conf, u, small.n_items)
+    want = (np.sum(C * (P - X @ Y.T - b) ** 2) + lam_u @ (X**2).sum(1)
+            + lam_i @ ((Y**2).sum(1) + b**2))  # fmt: skip
+    assert m.history_["train_loss"][-1] == pytest.approx(want / csr.nnz, rel=1e-4)
+    exact = _exact_biased(csr.indptr, csr.indices, conf, np.column_stack([Y, b]), lam_u)
+    np.testing.assert_allclose(X, exact, rtol=1e-3, atol=1e-5)
     fold = m.fold_in(Interactions.from_arrays(*_rows_of(small, [0, 1])), update=False)
     np.testing.assert_allclose(fold.factors, exact[:2], rtol=1e-3, atol=1e-5)
+    block = ImplicitALS(solver="block", block_size=2, **kw).fit(small)
+    assert np.corrcoef(block.item_bias_, m.item_bias_)[0, 1] > 0.99
+    loss = block.history_["train_loss"]  # exact block minimizations: never goes up
+    assert np.all(np.diff(loss) <= 1e-6 * loss[0]) and loss[-1] < 0.9 * loss[0]
+
+
+def test_fold_in_and_explain_follow_the_learned_biases(small):
+    """A state with biases set on a model whose item_bias is False (factors trained
+    elsewhere), or item_bias switched after a fit: fold-in and explain use what the
+    state holds."""
+    kw = dict(n_factors=4, n_epochs=4, reg=0.5, solver="cholesky", random_state=0)
+    biased = ImplicitALS(item_bias=True, **kw).fit(small)
+    served = ImplicitALS(**kw).set_state(biased.get_state())
+    new = Interactions.from_arrays(*_rows_of(small, [2]))
+    want = biased.fold_in(new, update=False).factors
+    np.testing.assert_array_equal(served.fold_in(new, update=False).factors, want)
+    u, i = small.users.raw[2], small.items.raw[1]
+    ex = served.explain(u, i)
+    assert ex.score == pytest.approx(float(served.predict([u], [i])[0]), rel=1e-4, abs=1e-6)
+    assert "bias" in set(ex.parts.kind)
+    plain = ImplicitALS(**kw).fit(small)
+    before = plain.fold_in(new, update=False).factors
+    plain.set_params(item_bias=True)  # a setting for the next fit, not the fitted state
+    assert np.array_equal(plain.fold_in(new, update=False).factors, before)
 
 
 def _rows_of(data, rows):

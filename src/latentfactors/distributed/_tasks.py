@@ -431,8 +431,10 @@ def ials_half(
     item-side penalty) is returned too; else NaN. A block with per-row penalties
     (``lam``, ``reg_scaling="frequency"``; ``YtY`` is then ``Y^T Y`` alone) is solved by
     the ``*_rows`` kernels and its part of the objective carries ``lam[u] |x_u|^2``.
-    ``n_free``: only the first ``n_free`` coordinates of each row move (-1: all); the
-    held ones (ImplicitALS's column of ones under ``item_bias``) carry no penalty.
+    ``n_free``: only the first ``n_free`` coordinates of each row move (-1: all). The
+    held ones (ImplicitALS's column of ones under ``item_bias``) are left out of the
+    per-row penalty here; with one ``loss_reg`` the part includes ``loss_reg`` times
+    their squares, which the caller takes off once (``_user_penalty``).
     """
     from ..kernels import ials
 

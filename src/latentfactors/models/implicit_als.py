@@ -230,15 +230,21 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         return trainer
 
     # -------------------------------------------------------------- fold-in, explain
+    def _has_bias(self) -> bool:
+        """Whether the fitted state has item biases: what fold-in and explain follow,
+        not the ``item_bias`` setting (a state set from elsewhere may carry them, and
+        ``set_params`` after a fit does not change what was learned)."""
+        return bool(np.any(self.item_bias_))
+
     def _solve_items(self) -> tuple[np.ndarray, np.ndarray]:
         """The item side a user row is solved against, and its ``Y^T Y + reg I``
         (``Y^T Y`` alone when the penalty is scaled per row), computed once and cached:
-        the item factors, with the item biases as a last column under ``item_bias``
-        (the user's last coordinate is then held at 1)."""
+        the item factors, with the item biases as a last column when the state has
+        them (the user's last coordinate is then held at 1)."""
         Y, b = self.item_factors_, self.item_bias_
         cached = getattr(self, "_gram_cache", None)
         if cached is None or cached[0] is not Y or cached[1] is not b:
-            Ya = np.ascontiguousarray(np.column_stack([Y, b]) if self.item_bias else Y,
+            Ya = np.ascontiguousarray(np.column_stack([Y, b]) if self._has_bias() else Y,
                                       dtype=np.float32)  # fmt: skip
             reg = self._fitted_reg() if self.reg_scaling == "none" else 0.0
             gram = Ya.T.astype(np.float64) @ Ya + reg * np.eye(Ya.shape[1])
@@ -256,7 +262,7 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         args = (view.indptr.astype(np.int64), view.indices.astype(np.int32),
                 self._conf(view.data))  # fmt: skip
         lam = self._row_reg(np.diff(view.indptr), Ya.shape[0])
-        if not self.item_bias:
+        if Ya.shape[1] == f:  # no biases
             X = (ials.ials_solve_rows(*args, Ya, gram) if lam is None
                  else ials.ials_solve_rows_reg(*args, Ya, gram, lam))  # fmt: skip
         else:  # the last coordinate held at 1: x . y_i + b_i
@@ -275,7 +281,7 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         With ``W = (Y^T C_u Y + reg I)^-1``, past item ``j`` contributes
         ``c_uj * y_i^T W y_j``; the parts add up to ``x_u . y_i`` for the user vector
         solved exactly against the final item factors (equal to the model's own score
-        with ``solver="cholesky"``, close to it with CG). With ``item_bias`` a past
+        with ``solver="cholesky"``, close to it with CG). With item biases a past
         item's weight is ``c_uj - (c_uj - 1) b_j``, and two more parts close the sum:
         the item's own bias ``b_i`` and ``-y_i^T W Y^T b``, the pull of every item's bias
         on the user's unobserved cells (kind "bias").
@@ -299,7 +305,7 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         w = np.linalg.solve(A, Y[i])
         names = list(self.items_.ids(view.indices))
         kinds = ["item"] * len(names)
-        if self.item_bias:
+        if self._has_bias():
             b = self.item_bias_.astype(np.float64)
             contrib = (conf - (conf - 1.0) * b[view.indices]) * (Yu @ w)
             contrib = np.concatenate((contrib, [b[i], -float(w @ (Y.T @ b))]))
