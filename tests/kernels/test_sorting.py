@@ -191,3 +191,11 @@ def test_constructor_refuses_bad_row_starts():
         Interactions([0, 0, 2], i, v, users=users, items=items, indptr=[0, 2, 2, 3])
     with pytest.raises(DataError, match="give either user_ids or indptr"):
         Interactions(None, i, v, users=users, items=items)
+
+
+def test_scatter_counters_are_int32_until_slots_need_64_bits():
+    from latentfactors.kernels.sorting import _counters
+
+    small, big = _counters(8, 10, 2**31 - 1), _counters(8, 10, 2**31)
+    assert small.dtype == np.int32 and big.dtype == np.int64
+    assert small.shape == big.shape == (8, 10) and not small.any() and not big.any()
