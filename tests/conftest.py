@@ -55,3 +55,14 @@ def ml100k(ml100k_path: Path):
     from latentfactors.data import load_movielens
 
     return load_movielens(ml100k_path)
+
+
+@pytest.fixture
+def one_thread():
+    """numba's kernels on one thread for the test (the twin tests' sequential order)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)

@@ -17,14 +17,6 @@ from latentfactors.models.als import ALS
 from . import reference_implicit as ref
 
 
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
-
-
 def _problem(seed=0, n_rows=40, n_cols=30, k=5):
     """A random CSR with an empty row (3) and a single-rating row (4), targets, factors
     and per-row penalties that differ (as ALS-WR's ``reg * n_u``)."""

@@ -1,6 +1,5 @@
 """Explicit ALS and NMF kernels against their NumPy twins; thread independence."""
 
-import numba
 import numpy as np
 import pytest
 
@@ -14,14 +13,6 @@ from . import reference_implicit as ref
 @pytest.fixture(scope="module")
 def small():
     return make_synthetic(40, 30, 500, rank=3, seed=6).interactions
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def test_residual_sse_matches_reference(small):

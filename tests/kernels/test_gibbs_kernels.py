@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -10,14 +9,6 @@ from latentfactors.data import make_synthetic
 from latentfactors.kernels import gibbs
 from latentfactors.kernels._rng import block_key
 from latentfactors.models.bayesian import normal_wishart_posterior, wishart
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import itertools
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,14 +18,6 @@ from . import reference_implicit as ref
 @pytest.fixture(scope="module")
 def small():
     return make_synthetic(30, 25, 300, rank=3, implicit=True, signal_std=2.0, seed=4).interactions
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def setup_ials(data, k=5, reg=0.1):

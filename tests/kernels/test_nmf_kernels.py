@@ -20,14 +20,6 @@ def small():
     return make_synthetic(50, 35, 700, rank=3, seed=7).interactions
 
 
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
-
-
 def _state(data, k=4, seed=0):
     rng = np.random.default_rng(seed)
     P = rng.uniform(0, 1, (data.n_users, k)).astype(np.float32)

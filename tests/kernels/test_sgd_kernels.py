@@ -1,6 +1,5 @@
 """The SGD kernels equal their NumPy twins and give the same result on 1 and 2 threads."""
 
-import numba
 import numpy as np
 import pytest
 
@@ -17,14 +16,6 @@ REGS = {"bu": 0.02, "bi": 0.03, "pu": 0.05, "qi": 0.06, "yj": 0.04}
 @pytest.fixture(scope="module")
 def small():
     return make_synthetic(40, 30, 500, rank=3, seed=5).interactions
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def factors(data, k=4, seed=0):

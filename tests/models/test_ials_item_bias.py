@@ -4,7 +4,6 @@ files and the shared behaviour suite."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -19,14 +18,6 @@ from latentfactors.testing import check_model
 @pytest.fixture(scope="module")
 def small():
     return make_synthetic(40, 30, 400, rank=3, implicit=True, signal_std=2.0, seed=4).interactions
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def _augmented(data, k=4):

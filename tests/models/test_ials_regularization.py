@@ -3,7 +3,6 @@ NumPy twin, training, fold-in, explain and the loss with per-row penalties."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pytest
 
@@ -16,14 +15,6 @@ from latentfactors.models import ImplicitALS
 @pytest.fixture(scope="module")
 def small():
     return make_synthetic(40, 30, 400, rank=3, implicit=True, signal_std=2.0, seed=4).interactions
-
-
-@pytest.fixture
-def one_thread():
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
 
 
 def _setup(data, k=4):
