@@ -15,20 +15,15 @@ the same run (the search's cost; nothing else ran on the machine). Writes
 
 from __future__ import annotations
 
-import argparse
-import json
-
 import bench_implicit as bi
 import numpy as np
 import study_lodo as S
-from check_oracle import per_user_ndcg, popularity_top, versus
+from check_oracle import check_args, implicit_sets, per_user_ndcg, versus
 from common import (
     RESULTS,
     command_line,
     git_rev,
     machine,
-    split,
-    test_csr,
     timed_fit,
     versions,
     write_json,
@@ -40,22 +35,13 @@ THREADS = 2
 def main() -> None:
     import latentfactors as lf
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--large", action="store_true", help="add the 10M synthetic set")
-    ap.add_argument("--render", action="store_true", help="rebuild the page from its JSON")
-    args = ap.parse_args()
-    if args.render:
-        saved = json.loads((RESULTS / "bpr-auto.json").read_text())
-        render(saved["rows"], saved["meta"])
+    args = check_args(__doc__, "bpr-auto", render)
+    if args is None:
         return
     bi.THREADS = THREADS
-    sets = [s for s in S.SETS + (S.LARGE if args.large else []) if s[1] == "implicit"]
     rows = []
-    for name, _, k, build in sets:
-        train, test = split(build())
-        tm = test_csr(train, test)
+    for name, k, train, tm, base in implicit_sets(args.large):
         epochs = S.epochs_of(name, "BPR")
-        base = per_user_ndcg(popularity_top(train), tm)
         found = [("popularity (training counts)", base, None, None)]
         for label, kw in (("ours, reg=0.02 (default)", {}), ('ours, reg="auto"', {"reg": "auto"})):
             model, fit_s, _ = timed_fit(

@@ -15,11 +15,9 @@ negatives, ``reg=0.01``), uniform negatives at the new ``reg``, the new default
 
 from __future__ import annotations
 
-import argparse
-
 import study_lodo as S
-from check_oracle import per_user_ndcg, popularity_top, versus
-from common import RESULTS, command_line, git_rev, machine, split, test_csr, versions, write_json
+from check_oracle import check_args, implicit_sets, per_user_ndcg, versus
+from common import RESULTS, command_line, git_rev, machine, versions, write_json
 
 THREADS = 2
 SETTINGS = [
@@ -35,22 +33,11 @@ SETTINGS = [
 def main() -> None:
     import latentfactors as lf
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--large", action="store_true", help="add the 10M synthetic set")
-    ap.add_argument("--render", action="store_true", help="rebuild the page from its JSON")
-    args = ap.parse_args()
-    if args.render:
-        import json
-
-        saved = json.loads((RESULTS / "bpr-negatives.json").read_text())
-        render(saved["rows"], saved["meta"])
+    args = check_args(__doc__, "bpr-negatives", render)
+    if args is None:
         return
-    sets = [s for s in S.SETS + (S.LARGE if args.large else []) if s[1] == "implicit"]
     rows = []
-    for name, _, k, build in sets:
-        train, test = split(build())
-        tm = test_csr(train, test)
-        base = per_user_ndcg(popularity_top(train), tm)
+    for name, k, train, tm, base in implicit_sets(args.large):
         per = {"popularity (training counts)": base}
         for label, kw in SETTINGS:
             model = lf.BPR(n_factors=k, n_epochs=S.epochs_of(name, "BPR"), n_threads=THREADS,

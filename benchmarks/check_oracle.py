@@ -84,6 +84,34 @@ def versus(v: np.ndarray, base: np.ndarray) -> dict:
             "se": float(d.std(ddof=1) / np.sqrt(len(d))), "users": len(d)}  # fmt: skip
 
 
+def check_args(doc: str, page: str, render) -> argparse.Namespace | None:
+    """The implicit check scripts' command line: ``--large`` adds the 10M set;
+    ``--render`` rebuilds ``results/<page>.md`` from its JSON with ``render(rows, meta)``
+    and returns None (nothing to run)."""
+    import json
+
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--large", action="store_true", help="add the 10M synthetic set")
+    ap.add_argument("--render", action="store_true", help="rebuild the page from its JSON")
+    args = ap.parse_args()
+    if not args.render:
+        return args
+    saved = json.loads((RESULTS / f"{page}.json").read_text())
+    render(saved["rows"], saved["meta"])
+    return None
+
+
+def implicit_sets(large: bool):
+    """The study's implicit sets on its 80/20 split: ``(name, k, train, test matrix,
+    the popularity floor's per-user NDCG@10)`` for each, built one at a time."""
+    for name, kind, k, build in S.SETS + (S.LARGE if large else []):
+        if kind != "implicit":
+            continue
+        train, test = split(build())
+        tm = test_csr(train, test)
+        yield name, k, train, tm, per_user_ndcg(popularity_top(train), tm)
+
+
 def oracle_scores(syn, train, affinity: bool):
     """Per-user score rows of the generator's choice probability (log scale)."""
     ru = train.users.raw.astype(np.int64)
