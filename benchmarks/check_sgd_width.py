@@ -36,7 +36,9 @@ def kernel_ns(train, width: int, repeats: int = 15) -> float:
     Q = (rng.standard_normal((train.n_items, width)) * 0.1).astype(f32)
     bu, bi = np.zeros(train.n_users, f32), np.zeros(train.n_items, f32)
     rates = (f32(0.005),) * 4 + (f32(0.02),) * 4
-    args = (s.block_ptr, s.users, s.items, s.ratings, P, Q, bu, bi, f32(3.5), *rates, True, 4, 0)
+    # prefetch off (0); seed 0, epoch 0, chunked as in a fit
+    args = (s.block_ptr, s.users, s.items, s.ratings, P, Q, bu, bi, f32(3.5), *rates, True, 4, 0,
+            0, 0, sgd.ORDER_CHUNK)  # fmt: skip
     sgd._svd_epoch(*args)
     best = np.inf
     for _ in range(repeats):

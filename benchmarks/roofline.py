@@ -136,14 +136,15 @@ def measure(name, data, k, repeats):
     if name == "SGD (SVD)":
 
         def run():
-            sgd.svd_epoch(one_block, u, i, r, P, Q, bu, bi, f32(3.0), *rates, True, 1)
+            sgd.svd_epoch(one_block, u, i, r, P, Q, bu, bi, f32(3.0), *rates, True, 1, 0, 0)
 
         # dot 2k; per factor of each side: err*q, reg*p, subtract, times lr, add: 5k each
         return best_of(run, repeats), n, 12 * k + 12, 16 * k
     if name == "SGD (SVD), prefetch off":
 
         def run():
-            sgd._svd_epoch(one_block, u, i, r, P, Q, bu, bi, f32(3.0), *rates, True, 1, 0)
+            sgd._svd_epoch(one_block, u, i, r, P, Q, bu, bi, f32(3.0), *rates, True, 1, 0, 0,
+                           0, sgd.ORDER_CHUNK)  # fmt: skip
 
         return best_of(run, repeats), n, 12 * k + 12, 16 * k
     if name == "SGD (SVD++)":

@@ -34,11 +34,28 @@ def strata_order(n_blocks):
             yield b * n_blocks + (b + s) % n_blocks
 
 
-def svd_epoch(block_ptr, users, items, ratings, P, Q, bu, bi, mu, lr, reg, biased, n_blocks):
+ORDER_SALT = 0x5851F42D4C957F2D
+
+
+def visiting_order(block_ptr, blk, n_blk, seed, epoch, chunk):
+    """The positions of block ``blk`` in the order an SVD epoch visits them: its chunks
+    of ``chunk`` ratings permuted by Fisher-Yates on the block's salted stream."""
+    start, end = int(block_ptr[blk]), int(block_ptr[blk + 1])
+    n_chunks = -(-(end - start) // chunk)
+    key = block_key(seed ^ ORDER_SALT, epoch, blk, n_blk)
+    order = list(range(n_chunks))
+    for t in range(n_chunks - 1, 0, -1):
+        j = splitmix64((key + t) & MASK) % (t + 1)
+        order[t], order[j] = order[j], order[t]
+    return [p for c in order for p in range(start + c * chunk, min(start + (c + 1) * chunk, end))]
+
+
+def svd_epoch(block_ptr, users, items, ratings, P, Q, bu, bi, mu, lr, reg, biased, n_blocks,
+              seed, epoch, chunk):  # fmt: skip
     """``lr`` and ``reg`` are dicts with keys bu, bi, pu, qi."""
     sse = 0.0
     for blk in strata_order(n_blocks):
-        for t in range(block_ptr[blk], block_ptr[blk + 1]):
+        for t in visiting_order(block_ptr, blk, n_blocks * n_blocks, seed, epoch, chunk):
             u, i = users[t], items[t]
             err = ratings[t] - (mu + bu[u] + bi[i] + P[u] @ Q[i])
             sse += err * err

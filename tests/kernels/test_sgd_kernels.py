@@ -59,11 +59,22 @@ def test_svd_epoch_matches_reference(small, one_thread):
     mu = np.float32(small.global_mean)
     f = {k: np.float32(v) for k, v in RATES.items()}
     g = {k: np.float32(v) for k, v in REGS.items()}
-    for _ in range(2):
-        sse = sgd.svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, mu, f["bu"], f["bi"], f["pu"],
-                            f["qi"], g["bu"], g["bi"], g["pu"], g["qi"], True, nb)  # fmt: skip
-        sse2 = ref.svd_epoch(block_ptr, u, i, r, P2, Q2, bu2, bi2, mu, f, g, True, nb)
+    rates = (f["bu"], f["bi"], f["pu"], f["qi"], g["bu"], g["bi"], g["pu"], g["qi"])
+    u0, i0, r0 = u.copy(), i.copy(), r.copy()
+    # chunks of 5 and 7: many per block (about 55 ratings), the last one short
+    for epoch, chunk in ((0, 5), (1, 5), (2, 7)):
+        sse = sgd._svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, mu, *rates, True, nb, 0, 8,
+                             epoch, chunk)  # fmt: skip
+        sse2 = ref.svd_epoch(block_ptr, u, i, r, P2, Q2, bu2, bi2, mu, f, g, True, nb, 8,
+                             epoch, chunk)  # fmt: skip
         assert sse == pytest.approx(sse2, rel=1e-4)
+    # the default chunk, through the public wrapper
+    sse = sgd.svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, mu, *rates, True, nb, 8, 3)
+    sse2 = ref.svd_epoch(block_ptr, u, i, r, P2, Q2, bu2, bi2, mu, f, g, True, nb, 8, 3,
+                         sgd.ORDER_CHUNK)  # fmt: skip
+    assert sse == pytest.approx(sse2, rel=1e-4)
+    # the epochs visit the ratings in place: nothing moved
+    assert np.array_equal(u, u0) and np.array_equal(i, i0) and np.array_equal(r, r0)
     np.testing.assert_allclose(P, P2, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(Q, Q2, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(bu, bu2, rtol=1e-4, atol=1e-6)
@@ -78,7 +89,7 @@ def test_svd_epoch_unbiased_leaves_biases(small, one_thread):
     bi = np.zeros(small.n_items, np.float32)
     lr, reg = np.float32(0.01), np.float32(0.02)
     sgd.svd_epoch(block_ptr, u, i, r, P, Q, bu, bi, np.float32(3), lr, lr, lr, lr, reg, reg, reg,
-                  reg, False, 2)  # fmt: skip
+                  reg, False, 2, 0, 0)  # fmt: skip
     assert not bu.any() and not bi.any()
 
 
@@ -177,8 +188,9 @@ def test_prefetching_changes_nothing(small, ahead):
     for dist in (0, ahead):
         P, Q = factors(small, k=40, seed=3)  # rows of 160 bytes: 3 or 4 cache lines
         bu, bi = np.zeros(small.n_users, np.float32), np.zeros(small.n_items, np.float32)
+        # chunks of 6: the look-ahead crosses chunk edges (into the next chunk visited)
         sse = sgd._svd_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, bu, bi, mu,
-                             *rates, True, nb, dist)  # fmt: skip
+                             *rates, True, nb, dist, 0, 1, 6)  # fmt: skip
         Z, G = factors(small, k=40, seed=5)[0], np.zeros((small.n_users, 40), np.float32)
         sse2 = sgd._svdpp_epoch(st.block_ptr, st.users, st.items, st.ratings, P, Q, Z, G, bu,
                                 bi, mu, *rates, nb, dist)  # fmt: skip

@@ -472,7 +472,7 @@ def _fake_ptr(n_blk: int, blk: int, m: int) -> np.ndarray:
 
 def shuffle_grid_block(block: dict[str, np.ndarray], seed: int, epoch: int, blk: int,
                        n_blocks: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """A shuffled copy of one block: the epoch's shuffle of the single-machine SVD."""
+    """A shuffled copy of one block: the single-machine SVD's shuffle (``epoch`` 0)."""
     from ..kernels.sgd import shuffle_blocks
 
     out = {k: v.copy() for k, v in block.items()}
@@ -484,8 +484,8 @@ def shuffle_grid_block(block: dict[str, np.ndarray], seed: int, epoch: int, blk:
 
 def sgd_block(block: dict[str, np.ndarray], pu: tuple[np.ndarray, ...],
               qi: tuple[np.ndarray, np.ndarray], blk: int, n_blocks: int, mu: np.float32,
-              rates: dict[str, np.float32], biased: bool):  # fmt: skip
-    """One block's SGD pass (``svd_epoch`` on that block alone).
+              rates: dict[str, np.float32], biased: bool, seed: int, epoch: int):  # fmt: skip
+    """One block's SGD pass in epoch ``epoch`` (``svd_epoch`` on that block alone).
 
     ``pu`` is the user group's ``(P, bu, sse)``: ``sse[g]`` the squared error of its
     block with item group ``g`` this epoch (carried along so no extra task collects
@@ -502,7 +502,7 @@ def sgd_block(block: dict[str, np.ndarray], pu: tuple[np.ndarray, ...],
         sse[blk % n_blocks] = svd_epoch(
             ptr, block["users"], block["items"], block["ratings"], P, Q, bu, bi, mu,
             r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"], r["reg_bi"],
-            r["reg_pu"], r["reg_qi"], biased, n_blocks,
+            r["reg_pu"], r["reg_qi"], biased, n_blocks, seed, epoch,
         )  # fmt: skip
     return (P, bu, sse), (Q, bi)
 

@@ -2,12 +2,13 @@
 
 The ratings are laid out exactly as the single-machine SVD lays them out (the same
 seeded, activity-balanced user and item groups from ``models/_strata.py``; each block in
-(user, item) order), but each of the ``B x B`` blocks is one future on some worker. An
-epoch shuffles every block with its own stream (``shuffle_blocks``: the seed, the epoch
-and the block number, never the worker), then runs ``B`` sub-epochs; sub-epoch ``s``
-runs the ``B`` blocks ``(b, (b + s) % B)``, which share no user and no item, as ``B``
-independent tasks (``svd_epoch`` on that block alone). Only the factor slices of a
-block's user group and item group move to the task and back out of it.
+(user, item) order), but each of the ``B x B`` blocks is one future on some worker.
+Every block is shuffled once with its own stream (``shuffle_blocks``: the seed and the
+block number, never the worker). An epoch runs ``B`` sub-epochs; sub-epoch ``s`` runs
+the ``B`` blocks ``(b, (b + s) % B)``, which share no user and no item, as ``B``
+independent tasks (``svd_epoch`` on that block alone, visiting its chunks in the
+epoch's order). Only the factor slices of a block's user group and item group move to
+the task and back out of it.
 
 The single-machine SVD runs the same blocks in the same order with the same kernel, so
 the distributed model is the same model (up to the float32 rounding of the global mean,
@@ -70,6 +71,9 @@ class DaskSVDTrainer(Trainer):
             )
         raise_first_error(self.blocks)
         del splits
+        # shuffled once, as on one machine (each epoch visits the chunks in its own order)
+        self.blocks = [client.submit(T.shuffle_grid_block, blk, seed, 0, k, nb)
+                       for k, blk in enumerate(self.blocks)]  # fmt: skip
         self.seen = None
         if keep_seen:
             from ._engine import range_bounds
@@ -86,10 +90,6 @@ class DaskSVDTrainer(Trainer):
     def epoch(self, epoch: int) -> float:
         t0 = time.perf_counter()
         client, nb = self.client, self.nb
-        shuffled = [
-            client.submit(T.shuffle_grid_block, blk, self.seed, epoch, k, nb)
-            for k, blk in enumerate(self.blocks)
-        ]
         us, its = self._slices("user"), self._slices("item")
 
         def make() -> list[Any]:
@@ -100,8 +100,9 @@ class DaskSVDTrainer(Trainer):
                 for b in range(nb):
                     gi = (b + s) % nb
                     blk = b * nb + gi
-                    out = client.submit(T.sgd_block, shuffled[blk], pu[b], qi[gi], blk, nb,
-                                        self.mu, self.rates, self.biased)  # fmt: skip
+                    out = client.submit(T.sgd_block, self.blocks[blk], pu[b], qi[gi], blk, nb,
+                                        self.mu, self.rates, self.biased, self.seed,
+                                        epoch)  # fmt: skip
                     pu[b] = client.submit(T.pick, out, 0)
                     qi[gi] = client.submit(T.pick, out, 1)
             return pu + qi
@@ -112,7 +113,6 @@ class DaskSVDTrainer(Trainer):
             self.P[s], self.bu[s], block_sse[b * nb : (b + 1) * nb] = out[b]
         for gi, s in enumerate(its):
             self.Q[s], self.bi[s] = out[nb + gi]
-        self.blocks = shuffled  # the next epoch shuffles these again, as on one machine
         logger.info("distributed SVD epoch %d: %.3f s", epoch + 1, time.perf_counter() - t0)
         return float(np.sqrt(block_sse.sum() / self.n))
 

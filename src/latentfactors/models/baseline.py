@@ -100,19 +100,21 @@ class _BaselineTrainer(Trainer):
             self.den_u = data.user_counts + float(model.reg_u)
             self.den_i = data.item_counts + float(model.reg_i)
         else:
-            self.s = stratify(data, self.nb, seed)  # biases are restored to model order in arrays()
+            from ..kernels.sgd import shuffle_blocks
+
+            self.s = s = stratify(data, self.nb, seed)  # biases back in model order in arrays()
+            shuffle_blocks(s.block_ptr, s.users, s.items, s.ratings, seed, 0)  # once, as SVD
             self.lr, self.reg = np.float32(model.lr), np.float32(model.reg)
 
     def epoch(self, epoch: int) -> float:
         if self.method == "sgd":
-            from ..kernels.sgd import shuffle_blocks, svd_epoch
+            from ..kernels.sgd import svd_epoch
 
             s, lr, reg = self.s, self.lr, self.reg
-            shuffle_blocks(s.block_ptr, s.users, s.items, s.ratings, self.seed, epoch)
             bu, bi = s.users_in(self.bu), s.items_in(self.bi)
             sse = svd_epoch(
                 s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, bu, bi, self.mu,
-                lr, lr, lr, lr, reg, reg, reg, reg, True, self.nb,
+                lr, lr, lr, lr, reg, reg, reg, reg, True, self.nb, self.seed, epoch,
             )  # fmt: skip
             self.bu[:], self.bi[:] = s.users_out(bu), s.items_out(bi)
             return float(np.sqrt(sse / self.n))

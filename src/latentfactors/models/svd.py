@@ -208,9 +208,11 @@ class _SVDTrainer(StrataTrainer, Trainer):
     def __init__(self, model: SVD, data: Interactions, P, Q, seed: int) -> None:
         from ..kernels.sgd import shuffle_blocks, svd_epoch
 
-        self._shuffle, self._epoch = shuffle_blocks, svd_epoch
+        self._epoch = svd_epoch
         self.nb = n_blocks_for(len(data), model.n_blocks)
         self.s = s = stratify(data, self.nb, seed)
+        # shuffled once; each epoch visits the blocks' chunks in an order of its own
+        shuffle_blocks(s.block_ptr, s.users, s.items, s.ratings, seed, 0)
         # zero columns up to the kernel's vector width (padded_width): the same model
         self.n_factors = k = P.shape[1]
         self.P = pad_columns(s.users_in(P), padded_width(k))
@@ -227,10 +229,9 @@ class _SVDTrainer(StrataTrainer, Trainer):
 
     def epoch(self, epoch: int) -> float:
         s, r = self.s, self.rates
-        self._shuffle(s.block_ptr, s.users, s.items, s.ratings, self.seed, epoch)
         sse = self._epoch(
             s.block_ptr, s.users, s.items, s.ratings, self.P, self.Q, self.bu, self.bi, self.mu,
             r["lr_bu"], r["lr_bi"], r["lr_pu"], r["lr_qi"], r["reg_bu"], r["reg_bi"],
-            r["reg_pu"], r["reg_qi"], self.biased, self.nb,
+            r["reg_pu"], r["reg_qi"], self.biased, self.nb, self.seed, epoch,
         )  # fmt: skip
         return float(np.sqrt(sse / self.n))
