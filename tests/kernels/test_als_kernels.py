@@ -9,6 +9,8 @@ import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from latentfactors.data import make_synthetic
 from latentfactors.kernels import ridge
@@ -332,3 +334,31 @@ def test_cg_rows_do_not_depend_on_their_neighbours(one_thread):
         part = solve(lo, hi)
         for a, b in zip(part, full):
             assert np.array_equal(a, b[lo:hi])
+
+
+@settings(max_examples=200, deadline=None)
+@given(counts=st.lists(st.integers(0, 300), min_size=0, max_size=200), n_tasks=st.integers(0, 40))
+def test_balanced_bounds_cover_the_rows_in_even_shares(counts, n_tasks):
+    """The CG kernel's tasks: contiguous, in order, every row once, and no task heavier
+    (ratings plus rows) than an even share plus one row's weight."""
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = len(counts)
+    bounds = ridge._balanced_bounds(indptr, n_tasks)
+    assert len(bounds) == n_tasks + 1 and bounds[-1] == n
+    if n_tasks == 0:
+        return
+    assert bounds[0] == 0 and np.all(np.diff(bounds) >= 0)
+    weight = np.asarray(counts, dtype=np.int64) + 1
+    total = int(weight.sum())
+    heaviest = int(weight.max()) if n else 0
+    for c in range(n_tasks):
+        assert weight[bounds[c] : bounds[c + 1]].sum() <= total / n_tasks + heaviest
+
+
+def test_cg_tasks_balance_skewed_rows():
+    """Rows cut by count would give one task nearly all of these ratings."""
+    counts = np.r_[np.full(64, 500), np.full(960, 2)]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    bounds = ridge._balanced_bounds(indptr, 16)
+    per_task = [indptr[bounds[c + 1]] - indptr[bounds[c]] for c in range(16)]
+    assert max(per_task) < 2 * (indptr[-1] / 16)
