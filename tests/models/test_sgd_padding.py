@@ -86,3 +86,36 @@ def test_early_stopping_restores_through_the_padding(data):
     assert evaluate(model, test, metrics=["rmse"]).metrics["rmse"] == pytest.approx(
         hist[best], rel=1e-3
     )
+
+
+# ALS's CG solver pads its rows the same way (the exact solver does not)
+
+
+def test_als_cg_padding_stays_zero_and_matches_unpadded(data, monkeypatch):
+    from latentfactors.models import ALS
+    from latentfactors.models import als as als_mod
+
+    kw = dict(n_factors=50, n_epochs=6, reg=0.1, random_state=0, n_threads=1)
+    trainer = ALS(**kw)._make_trainer(data, 0)
+    assert trainer.P.shape[1] == 64 and trainer.Q.shape[1] == 64
+    for epoch in range(3):
+        trainer.epoch(epoch)
+    assert not trainer.P[:, 50:].any() and not trainer.Q[:, 50:].any()
+    snap = trainer.snapshot()
+    assert snap["user_factors"].shape == (data.n_users, 50)
+    assert snap["item_factors"].flags["C_CONTIGUOUS"]
+    trainer.epoch(3)
+    trainer.restore(snap)
+    assert all(np.array_equal(trainer.arrays()[n], snap[n]) for n in snap)
+    exact = ALS(solver="exact", **kw)._make_trainer(data, 0)
+    assert exact.P.shape[1] == 50
+    padded = ALS(**kw).fit(data)
+    searched = ALS(**{**kw, "reg": "auto"}).fit(data)  # the search restarts the padded rows
+    monkeypatch.setattr(als_mod, "padded_width", lambda k: k)
+    plain = ALS(**kw).fit(data)
+    plain_searched = ALS(**{**kw, "reg": "auto"}).fit(data)
+    for a, b in ((padded, plain), (searched, plain_searched)):
+        assert a.user_factors_.shape == b.user_factors_.shape == (data.n_users, 50)
+        np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-3, atol=1e-5)
+    assert padded.history_["train_rmse"] == pytest.approx(plain.history_["train_rmse"], rel=1e-5)

@@ -11,6 +11,7 @@ from .._validation import check_bool, check_choice, check_float, check_int, chec
 from ..data.interactions import Interactions
 from . import _regsearch as R
 from ._regsearch import RegSearchParam
+from ._strata import padded_width
 from .base import FactorModel, Trainer
 
 __all__ = ["ALS"]
@@ -161,15 +162,19 @@ class _ALSTrainer(Trainer):
 
         self.k = ridge
         self.model, self.seed = model, seed
-        f = int(model.n_factors)
-        self.P = np.empty((data.n_users, f), dtype=np.float32)
-        self.Q = np.empty((data.n_items, f), dtype=np.float32)
+        self.cg = model.solver == "cg"
+        self.nf = f = int(model.n_factors)
+        # the CG kernel's loops run 32 floats a pass, the rest one at a time: it trains
+        # zero columns up to padded_width (they stay zero: CG from zero with a zero
+        # right-hand side), so the model is the same to float32 rounding
+        w = padded_width(f) if self.cg else f
+        self.P = np.zeros((data.n_users, w), dtype=np.float32)
+        self.Q = np.zeros((data.n_items, w), dtype=np.float32)
         self.bu = np.empty(data.n_users, dtype=np.float32)
         self.bi = np.empty(data.n_items, dtype=np.float32)
         self._init_factors()
         self.mu = float(data.global_mean)
         csr, csc = data.csr, data.to_csc()  # not cached on the data: freed after fit
-        self.cg = model.solver == "cg"
         # centred ratings; the CG kernel takes them as float32 and subtracts the other
         # side's biases itself, the exact solve gets float64 targets formed per half-step
         dtype = np.float32 if self.cg else np.float64
@@ -188,9 +193,9 @@ class _ALSTrainer(Trainer):
     def _init_factors(self) -> None:
         """The initial factors of this seed (the same draws every time), zero biases."""
         rng = np.random.default_rng(self.seed)
-        std = self.model.init_std
-        self.P[...] = rng.standard_normal(self.P.shape) * std
-        self.Q[...] = rng.standard_normal(self.Q.shape) * std
+        std, f = self.model.init_std, self.nf
+        self.P[:, :f] = rng.standard_normal((self.P.shape[0], f)) * std
+        self.Q[:, :f] = rng.standard_normal((self.Q.shape[0], f)) * std
         self.bu[...] = 0.0
         self.bi[...] = 0.0
 
@@ -277,8 +282,17 @@ class _ALSTrainer(Trainer):
         return float(np.sqrt(sse / self.n))
 
     def arrays(self) -> dict[str, Any]:
-        return {"user_factors": self.P, "item_factors": self.Q, "user_bias": self.bu,
-                "item_bias": self.bi}  # fmt: skip
+        f = self.nf
+        P, Q = (self.P, self.Q) if self.P.shape[1] == f else (
+            np.ascontiguousarray(self.P[:, :f]), np.ascontiguousarray(self.Q[:, :f]))  # fmt: skip
+        return {"user_factors": P, "item_factors": Q, "user_bias": self.bu, "item_bias": self.bi}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        f = self.nf
+        self.P[:, :f] = snap["user_factors"]
+        self.Q[:, :f] = snap["item_factors"]
+        self.bu[...] = snap["user_bias"]
+        self.bi[...] = snap["item_bias"]
 
 
 #: epochs per candidate of the reg search, each warm-started from the previous
