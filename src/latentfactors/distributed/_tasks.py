@@ -470,15 +470,16 @@ def _fake_ptr(n_blk: int, blk: int, m: int) -> np.ndarray:
     return ptr
 
 
-def shuffle_grid_block(block: dict[str, np.ndarray], seed: int, epoch: int, blk: int,
+def shuffle_grid_block(block: dict[str, np.ndarray], seed: int, blk: int,
                        n_blocks: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """A shuffled copy of one block: the single-machine SVD's shuffle (``epoch`` 0)."""
+    """A shuffled copy of one block: the single-machine SVD's one shuffle (epoch 0's
+    stream; the epochs after it only change the order in which chunks are visited)."""
     from ..kernels.sgd import shuffle_blocks
 
     out = {k: v.copy() for k, v in block.items()}
     ptr = _fake_ptr(n_blocks * n_blocks, blk, len(out["users"]))
     with _threads():
-        shuffle_blocks(ptr, out["users"], out["items"], out["ratings"], seed, epoch)
+        shuffle_blocks(ptr, out["users"], out["items"], out["ratings"], seed, 0)
     return out
 
 

@@ -72,7 +72,7 @@ class DaskSVDTrainer(Trainer):
         raise_first_error(self.blocks)
         del splits
         # shuffled once, as on one machine (each epoch visits the chunks in its own order)
-        self.blocks = [client.submit(T.shuffle_grid_block, blk, seed, 0, k, nb)
+        self.blocks = [client.submit(T.shuffle_grid_block, blk, seed, k, nb)
                        for k, blk in enumerate(self.blocks)]  # fmt: skip
         self.seen = None
         if keep_seen:
