@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from latentfactors.data import make_synthetic
 from latentfactors.kernels import ridge
+from latentfactors.kernels._tasks import balanced_bounds
 from latentfactors.models.als import ALS
 
 from . import reference_implicit as ref
@@ -337,28 +338,49 @@ def test_cg_rows_do_not_depend_on_their_neighbours(one_thread):
 
 
 @settings(max_examples=200, deadline=None)
-@given(counts=st.lists(st.integers(0, 300), min_size=0, max_size=200), n_tasks=st.integers(0, 40))
-def test_balanced_bounds_cover_the_rows_in_even_shares(counts, n_tasks):
-    """The CG kernel's tasks: contiguous, in order, every row once, and no task heavier
-    (ratings plus rows) than an even share plus one row's weight."""
+@given(
+    counts=st.lists(st.integers(0, 300), min_size=0, max_size=200),
+    n_tasks=st.integers(0, 40),
+    row_weight=st.integers(0, 80),
+)
+def test_balanced_bounds_cover_the_rows_in_even_shares(counts, n_tasks, row_weight):
+    """The CG kernels' tasks: contiguous, in order, every row once, and no task heavier
+    (entries plus ``row_weight`` per row, at least 1) than an even share plus one row's
+    weight."""
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     n = len(counts)
-    bounds = ridge._balanced_bounds(indptr, n_tasks)
+    bounds = balanced_bounds(indptr, n_tasks, row_weight)
     assert len(bounds) == n_tasks + 1 and bounds[-1] == n
     if n_tasks == 0:
         return
     assert bounds[0] == 0 and np.all(np.diff(bounds) >= 0)
-    weight = np.asarray(counts, dtype=np.int64) + 1
+    weight = np.asarray(counts, dtype=np.int64) + max(1, row_weight)
     total = int(weight.sum())
     heaviest = int(weight.max()) if n else 0
     for c in range(n_tasks):
         assert weight[bounds[c] : bounds[c + 1]].sum() <= total / n_tasks + heaviest
 
 
+def test_cg_tasks_weigh_rows_by_their_fixed_cost():
+    """Many light rows against a few heavy ones: counted by entries alone, the light rows
+    would all land in one task; weighed at 32 entries a row (ImplicitALS at k=64), they
+    spread."""
+    counts = np.r_[np.full(16, 400), np.full(2000, 1)]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    cost = counts + 32
+
+    def heaviest(row_weight):
+        b = balanced_bounds(indptr, 8, row_weight)
+        return max(cost[b[c] : b[c + 1]].sum() for c in range(8)) / (cost.sum() / 8)
+
+    assert heaviest(32) < 1.2
+    assert heaviest(1) > 1.5
+
+
 def test_cg_tasks_balance_skewed_rows():
     """Rows cut by count would give one task nearly all of these ratings."""
     counts = np.r_[np.full(64, 500), np.full(960, 2)]
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    bounds = ridge._balanced_bounds(indptr, 16)
+    bounds = balanced_bounds(indptr, 16)
     per_task = [indptr[bounds[c + 1]] - indptr[bounds[c]] for c in range(16)]
     assert max(per_task) < 2 * (indptr[-1] / 16)

@@ -17,6 +17,7 @@ import numpy as np
 from numba import prange
 
 from ._reduce import ordered_sum
+from ._tasks import balanced_bounds
 
 __all__ = [
     "confidence_into",
@@ -63,12 +64,14 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
         ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, lam, n_free)
 
 
-#: rows per parallel task of the CG kernels (one scratch block per task). 1: with 64,
-#: scratch allocated as np.empty(k) was hoisted out of the parallel loop by numba and
-#: results depended on the thread count and on which rows shared a task (a Dask fit on
-#: 1 and 2 workers disagreed); the scratch is now tied to its task, and rows stay one
-#: per task until the 64-row form is shown deterministic
-_ROWS_PER_CHUNK = 1
+#: rows per parallel task of the CG kernels, on average (one scratch block per task, tied
+#: to the task so that numba cannot hoist it out of the parallel loop and share it between
+#: threads, which once made results depend on the thread count). The tasks are cut to hold
+#: equal shares of work, a row's Gram product counted as k / 2 entries
+#: (:func:`~latentfactors.kernels._tasks.balanced_bounds`):
+#: with one row per task under the static schedule, the popular items at the front of a
+#: catalogue gave one thread most of an item step
+_ROWS_PER_CHUNK = 64
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -85,13 +88,15 @@ def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps, n_fr
     k = X.shape[1]
     nf = k if n_free < 0 or n_free > k else n_free
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+    bounds = balanced_bounds(indptr, n_chunks, k // 2)
     for c in prange(n_chunks):
         # one scratch block per task, its size tied to the task so numba's parfor pass
         # cannot hoist it out of the parallel loop and share it (that made results depend
-        # on the thread count)
+        # on the thread count); every row starts from its own X[u], so results do not
+        # depend on which rows share a task
         scratch = np.empty((4, k + 0 * c), dtype=np.float32)
         x, r, p, ap = scratch[0], scratch[1], scratch[2], scratch[3]
-        for u in range(c * _ROWS_PER_CHUNK, min(n, (c + 1) * _ROWS_PER_CHUNK)):
+        for u in range(bounds[c], bounds[c + 1]):
             lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
             _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
                     r, p, ap, nf)  # fmt: skip

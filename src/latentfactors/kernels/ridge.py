@@ -7,6 +7,7 @@ import numpy as np
 from numba import prange
 
 from ._reduce import ordered_sum
+from ._tasks import balanced_bounds
 
 __all__ = ["residual_sse", "ridge_cg_rows", "ridge_cg_rows_offset", "ridge_rows"]
 
@@ -111,7 +112,7 @@ def ridge_cg_rows_offset(
     n = indptr.shape[0] - 1
     k = Q.shape[1]
     n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    bounds = _balanced_bounds(indptr, n_chunks)
+    bounds = balanced_bounds(indptr, n_chunks)
     parts = np.zeros(n)
     for c in prange(n_chunks):
         # scratch vectors once per chunk of rows, not per row
@@ -123,27 +124,6 @@ def ridge_cg_rows_offset(
             parts[u] = _cg_row(indptr, indices, targets, offset, use_offset, Q, X, B, lam_f,
                                lam_b, fit_bias, cg_steps, u, w, r, p, ap)  # fmt: skip
     return ordered_sum(parts)
-
-
-@numba.njit(cache=True, nogil=True)
-def _balanced_bounds(indptr, n_tasks):
-    """Row boundaries of ``n_tasks`` contiguous tasks, each holding about the same number
-    of ratings plus rows (``indptr[u] + u``): with rows cut by count, the popular items at
-    the front of ML-100K's catalogue put 71,000 of 80,000 ratings in the first half of the
-    tasks, and a two-thread item step waited on one thread. The cut depends only on
-    ``indptr``, and each row is solved alone, so results do not depend on it."""
-    n = indptr.shape[0] - 1
-    bounds = np.empty(n_tasks + 1, dtype=np.int64)
-    total = indptr[n] - indptr[0] + n
-    u = 0
-    bounds[0] = 0
-    for c in range(1, n_tasks):
-        target = indptr[0] + (total * c) // n_tasks
-        while u < n and indptr[u] + u < target:
-            u += 1
-        bounds[c] = u
-    bounds[n_tasks] = n
-    return bounds
 
 
 @numba.njit(inline="always", fastmath=True, nogil=True)
