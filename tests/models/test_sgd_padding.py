@@ -10,7 +10,7 @@ import pytest
 
 from latentfactors import evaluate, random_split
 from latentfactors.data import make_synthetic
-from latentfactors.models import SVD, EarlyStopping, _strata
+from latentfactors.models import ALS, SVD, EarlyStopping, SVDpp, _strata
 from latentfactors.models import svd as svd_mod
 
 
@@ -119,3 +119,21 @@ def test_als_cg_padding_stays_zero_and_matches_unpadded(data, monkeypatch):
         np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-3, atol=1e-5)
         np.testing.assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-3, atol=1e-5)
     assert padded.history_["train_rmse"] == pytest.approx(plain.history_["train_rmse"], rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: SVD(n_factors=50), lambda: SVDpp(n_factors=50),
+     lambda: ALS(n_factors=50, reg=0.1), lambda: ALS(n_factors=50, reg=0.1, solver="exact")],
+)  # fmt: skip
+def test_size_check_covers_what_the_trainer_allocates(data, make):
+    """The memory guard (``_check_size``) counts the factor-shaped arrays a fit holds:
+    the trainer's (padded ones included) and the model's own factors."""
+    model = make()
+    trainer = model._make_trainer(data, 0)
+    held = sum(a.nbytes for a in vars(trainer).values()
+               if isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype == np.float32)  # fmt: skip
+    k = model.n_factors
+    item_sides = 2 if isinstance(model, SVDpp) else 1  # SVD++ keeps its implicit factors too
+    final = 4 * k * (data.n_users + item_sides * data.n_items)
+    assert held + final <= 4 * model._training_floats(k, data.n_users, data.n_items)

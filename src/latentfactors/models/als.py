@@ -149,6 +149,12 @@ class ALS(RegSearchParam, FactorModel):
         lam_f, lam_b = self._penalties(counts)
         return lam_f, lam_b, bool(self.biased)
 
+    def _training_floats(self, k: int, n_users: int, n_items: int) -> int:
+        # the model's factors, the trainer's (padded to padded_width by the CG solver),
+        # scratch
+        w = padded_width(k) if self.solver == "cg" else k
+        return (2 * k + w) * (n_users + n_items)
+
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         trainer = _ALSTrainer(self, data, seed)
         if self._searches_reg():

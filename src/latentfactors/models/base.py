@@ -279,12 +279,17 @@ class FactorModel(RecommendMixin, FoldInMixin):
             )
         return train
 
+    def _training_floats(self, k: int, n_users: int, n_items: int) -> int:
+        """About how many float32 values a fit holds in factor-shaped arrays: the model's
+        factors, the trainer's copy and its scratch (models that hold more say so)."""
+        return 3 * k * (n_users + n_items)
+
     def _check_size(self, n_users: int, n_items: int) -> None:
         """Refuse factor matrices that cannot fit in memory, before allocating them."""
         k = getattr(self, "n_factors", None)
         if not isinstance(k, int):
             return
-        need = 4 * k * (n_users + n_items) * 3  # factors, a copy in the trainer, scratch
+        need = 4 * self._training_floats(k, n_users, n_items)
         total = _physical_memory()
         if total and need > total:
             raise InvalidParameterError(

@@ -199,6 +199,10 @@ class SVD(FactorModel):
         Q = (rng.standard_normal((data.n_items, k)) * self.init_std).astype(np.float32)
         return P, Q
 
+    def _training_floats(self, k: int, n_users: int, n_items: int) -> int:
+        # the model's factors, the trainer's rows padded to padded_width, scratch
+        return (2 * k + padded_width(k)) * (n_users + n_items)
+
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         P, Q = self._init_factors(data, seed)
         return _SVDTrainer(self, data, P, Q, seed)

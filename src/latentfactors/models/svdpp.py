@@ -95,6 +95,10 @@ class SVDpp(SVD):
         check_float("SVDpp", "lr_yj", self.lr_yj, 0.0, low_open=True, allow_none=True)
         check_float("SVDpp", "reg_yj", self.reg_yj, 0.0, allow_none=True)
 
+    def _training_floats(self, k: int, n_users: int, n_items: int) -> int:
+        # the model's P, Q, Y; the trainer's P, Q, Y and two user-side scratch rows
+        return k * (4 * n_users + 4 * n_items)
+
     def _make_trainer(self, data: Interactions, seed: int) -> Trainer:
         P, Q = self._init_factors(data, seed)
         rng = np.random.default_rng([seed, 1])
