@@ -165,14 +165,18 @@ def test_confidence_matches_numpy(values, log, alpha, eps):
     np.testing.assert_array_equal(values, out)
 
 
-def test_ials_threads_do_not_change_results(small):
+@pytest.mark.parametrize("solver", ["cg", "block", "cholesky"])
+def test_ials_threads_do_not_change_results(small, solver):
+    """On ``small`` (one task per side) and on a set whose sides are cut into many tasks."""
     from latentfactors.models import ImplicitALS
 
-    for solver in ("cg", "block", "cholesky"):
+    many = make_synthetic(700, 400, 9000, rank=3, implicit=True, seed=5).interactions
+    for data in (small, many):
         kw = dict(n_factors=6, n_epochs=3, solver=solver, block_size=4, random_state=2)
-        one = ImplicitALS(n_threads=1, **kw)
-        two = ImplicitALS(n_threads=2, **kw)
-        assert np.array_equal(one.fit(small).user_factors_, two.fit(small).user_factors_)
+        one = ImplicitALS(n_threads=1, **kw).fit(data)
+        two = ImplicitALS(n_threads=2, **kw).fit(data)
+        assert np.array_equal(one.user_factors_, two.user_factors_)
+        assert np.array_equal(one.item_factors_, two.item_factors_)
 
 
 @pytest.mark.parametrize("share", [0.0, 0.5])
