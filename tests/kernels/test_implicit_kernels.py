@@ -332,6 +332,36 @@ def test_topk_matches_sort_on_long_rows(seed, k):
         assert np.array_equal(got_val, want_val)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 3), st.integers(1, 12), st.lists(st.integers(1, 400), min_size=1, max_size=6))
+def test_topk_tiles_left_to_right_match_whole_rows(seed, k, widths):
+    """Rows offered a tile at a time (any widths, the heaps carried between tiles) give
+    what the sorting twin gives on the whole rows: ties, NaN, -inf, a bias, a mask and
+    exclusions anywhere in the row."""
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = 5, sum(widths)
+    scores = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0], (n_rows, n_cols)).astype(np.float32)
+    scores += rng.standard_normal((n_rows, n_cols)).astype(np.float32) * (seed % 2)
+    scores[rng.random((n_rows, n_cols)) < 0.02] = -np.inf
+    scores[rng.random((n_rows, n_cols)) < 0.02] = np.nan
+    bias = rng.choice([-1.0, 0.0, 0.25, 3.0], n_cols).astype(np.float32)
+    allowed = rng.random(n_cols) > 0.1
+    excl = [rng.choice(n_cols, min(n_cols, 9), replace=False) for _ in range(n_rows)]  # unsorted
+    indptr = np.concatenate(([0], np.cumsum([len(e) for e in excl]))).astype(np.int64)
+    indices = np.concatenate(excl).astype(np.int32)
+    for b, a in ((np.zeros(0, np.float32), allowed), (bias, np.zeros(0, bool))):
+        want_idx, want_val = ref.topk(scores.copy(), k, indptr, indices, a, b)
+        heaps = topk.topk_heaps(n_rows, min(k, n_cols))
+        c0 = 0
+        for w in widths:
+            tile = np.ascontiguousarray(scores[:, c0 : c0 + w])
+            topk.topk_tile(tile, c0, *heaps, indptr, indices, a, b)
+            c0 += w
+        got_idx, got_val = topk.topk_finish(*heaps)
+        assert np.array_equal(got_idx, want_idx)
+        assert np.array_equal(got_val, want_val)
+
+
 @pytest.mark.parametrize("share", [0.0, 0.5])
 def test_bpr_fold_in_matches_reference(share):
     from latentfactors.kernels.bpr import bpr_fold_in

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 from numba import prange
 
-__all__ = ["topk_rows"]
+__all__ = ["topk_finish", "topk_heaps", "topk_rows", "topk_tile"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -35,8 +35,9 @@ _CHUNK = 64
 
 
 @numba.njit(cache=True, inline="always")
-def _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias):
-    """Offer column ``c`` to the heap of the best ``k``; returns the new heap size."""
+def _offer(row, c, col0, k, hv, hi, size, allowed, use_allowed, bias, use_bias):
+    """Offer column ``c`` of a tile starting at column ``col0`` (``row``, ``allowed``
+    and ``bias`` are the tile's) to the heap of the best ``k``; returns the new size."""
     v = row[c]
     if v == -np.inf or v != v or (use_allowed and not allowed[c]):
         return size
@@ -48,7 +49,7 @@ def _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias):
         # insert and sift up
         pos = size
         hv[pos] = v
-        hi[pos] = c
+        hi[pos] = c + col0
         size += 1
         while pos > 0:
             parent = (pos - 1) // 2
@@ -60,7 +61,7 @@ def _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias):
                 break
     elif v > hv[0]:
         hv[0] = v
-        hi[0] = c
+        hi[0] = c + col0
         _sift_down(hv, hi, 0, size)
     return size
 
@@ -87,7 +88,6 @@ def _next_hit(row, bias, use_bias, c, thr):
     return c
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
 def topk_rows(scores, k, excl_indptr, excl_indices, allowed, bias):
     """Best ``k`` columns of every row of ``scores + bias``, best first.
 
@@ -108,41 +108,86 @@ def topk_rows(scores, k, excl_indptr, excl_indices, allowed, bias):
     -------
     idx : int32 (n_rows, k), -1 where a row has fewer than ``k`` candidates
     vals : float32 (n_rows, k), -inf there. Ties keep the smaller column index first.
+
+    One tile spanning every column: :func:`topk_tile` then :func:`topk_finish`.
     """
-    n_rows, n_cols = scores.shape
-    k = min(k, n_cols)
-    out_idx = np.full((n_rows, k), -1, dtype=np.int32)
-    out_val = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    heaps = topk_heaps(scores.shape[0], min(k, scores.shape[1]))
+    topk_tile(scores, 0, *heaps, excl_indptr, excl_indices, allowed, bias)
+    return topk_finish(*heaps)
+
+
+def topk_heaps(n_rows: int, k: int):
+    """Empty heaps of the best ``k`` for ``n_rows`` rows: (values, columns, sizes)."""
+    return (np.empty((n_rows, k), dtype=np.float32), np.empty((n_rows, k), dtype=np.int32),
+            np.zeros(n_rows, dtype=np.int64))  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_row(row, col0, hv, hi, size, excl_indptr, excl_indices, r, tile_allowed,
+              use_allowed, tile_bias, use_bias):  # fmt: skip
+    """One row of :func:`topk_tile`; returns the row's new heap size."""
+    w = row.shape[0]
+    k = hv.shape[0]
+    for t in range(excl_indptr[r], excl_indptr[r + 1]):
+        c = excl_indices[t] - col0
+        if c >= 0 and c < w:
+            row[c] = np.float32(-np.inf)
+    if k == 0:
+        return size
+    c = 0
+    while c < w:
+        if size == k and c + _CHUNK <= w:
+            # The heap is full: a column enters only if it beats the worst kept score
+            # (a tie loses, kept columns have smaller indices). Skip, a chunk at a time,
+            # to the first chunk holding such a column; most chunks are skipped.
+            c = _next_hit(row, tile_bias, use_bias, c, hv[0])
+            stop = min(c + _CHUNK, w)
+            for j in range(c, stop):
+                size = _offer(row, j, col0, k, hv, hi, size, tile_allowed, use_allowed,
+                              tile_bias, use_bias)  # fmt: skip
+            c = stop
+        else:
+            size = _offer(row, c, col0, k, hv, hi, size, tile_allowed, use_allowed, tile_bias,
+                          use_bias)  # fmt: skip
+            c += 1
+    return size
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def topk_tile(scores, col0, heap_v, heap_i, sizes, excl_indptr, excl_indices, allowed, bias):
+    """Offer a tile of scores, columns ``col0 .. col0 + scores.shape[1]`` of every row, to
+    the rows' heaps (from :func:`topk_heaps`; updated in place), rows in parallel.
+    ``excl_indices`` hold column ids of the whole row and ``allowed`` and ``bias`` span
+    every column, as in :func:`topk_rows`; excluded entries of the tile are set to -inf.
+    Offering the tiles left to right gives what one call over the whole rows gives, so a
+    caller can score a block of users a cache-sized tile of items at a time and never
+    hold the block."""
+    w = scores.shape[1]
     use_allowed = allowed.shape[0] > 0
     use_bias = bias.shape[0] > 0
-    neg_inf = np.float32(-np.inf)
+    for r in prange(scores.shape[0]):
+        sizes[r] = _tile_row(scores[r], col0, heap_v[r], heap_i[r], sizes[r], excl_indptr,
+                             excl_indices, r, allowed[col0 : col0 + w], use_allowed,
+                             bias[col0 : col0 + w], use_bias)  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def _finish_row(hv, hi, size, out_idx, out_val):
+    # pop the heap from worst to best into the output, filling from the back
+    for t in range(size - 1, -1, -1):
+        out_val[t] = hv[0]
+        out_idx[t] = hi[0]
+        hv[0] = hv[t]
+        hi[0] = hi[t]
+        _sift_down(hv, hi, 0, t)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def topk_finish(heap_v, heap_i, sizes):
+    """The heaps as (idx, vals), best first, -1 / -inf padded (empties the heaps)."""
+    n_rows, k = heap_v.shape
+    out_idx = np.full((n_rows, k), -1, dtype=np.int32)
+    out_val = np.full((n_rows, k), -np.inf, dtype=np.float32)
     for r in prange(n_rows):
-        row = scores[r]
-        for t in range(excl_indptr[r], excl_indptr[r + 1]):
-            row[excl_indices[t]] = neg_inf
-        hv = np.empty(k, dtype=np.float32)
-        hi = np.empty(k, dtype=np.int32)
-        size = 0
-        c = 0
-        while c < n_cols:
-            if size == k and c + _CHUNK <= n_cols:
-                # The heap is full: a column enters only if it beats the worst kept score
-                # (a tie loses, kept columns have smaller indices). Skip, a chunk at a
-                # time, to the first chunk holding such a column; most chunks are skipped.
-                c = _next_hit(row, bias, use_bias, c, hv[0])
-                stop = min(c + _CHUNK, n_cols)
-                for j in range(c, stop):
-                    size = _offer(row, j, k, hv, hi, size, allowed, use_allowed, bias,
-                                  use_bias)  # fmt: skip
-                c = stop
-            else:
-                size = _offer(row, c, k, hv, hi, size, allowed, use_allowed, bias, use_bias)
-                c += 1
-        # pop the heap from worst to best into the output, filling from the back
-        for t in range(size - 1, -1, -1):
-            out_val[r, t] = hv[0]
-            out_idx[r, t] = hi[0]
-            hv[0] = hv[t]
-            hi[0] = hi[t]
-            _sift_down(hv, hi, 0, t)
+        _finish_row(heap_v[r], heap_i[r], sizes[r], out_idx[r], out_val[r])
     return out_idx, out_val
