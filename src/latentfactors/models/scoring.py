@@ -2,9 +2,9 @@
 
 Nothing here reads a model: ``recommend``, ``similar_*``, validation during ``fit``,
 the ANN indexes and the HTTP service all call these with arrays they hold. Scores are
-``mu + b_u + b_i + u . q_i``. Batches are scored a block of users (``USER_BLOCK``) and a tile of
-items (about ``TILE_CELLS`` scores) at a time, by one GEMM per tile into a reused
-buffer and a parallel top-k that keeps each user's best across the tiles, adds the item
+``mu + b_u + b_i + u . q_i``. Batches are scored a block of users (``USER_BLOCK``)
+and a tile of items (about ``TILE_CELLS`` scores) at a time, by one GEMM per tile into
+a reused buffer and a top-k that keeps each user's best across the tiles, adds the item
 bias and skips excluded items as it reads; the users x items matrix is never held.
 
 Seen items come as CSR rows ``(indptr, indices)`` aligned with the user rows, from
@@ -26,8 +26,8 @@ USER_BLOCK = 512
 #: block ever goes through memory or page faults
 TILE_CELLS = 1 << 21
 #: scores below which a batch is scored inline: starting threads of our own costs a few ms
-#: (ML-100K's validation users, 943 x 1,682, took 5.8 ms per call that way against 3.4
-#: inline inside a fit)
+#: (ML-100K's validation users, 943 x 1,682, took 5.6-6.0 ms per call that way against
+#: 3.4 inline inside a fit)
 POOL_CELLS = 1 << 22
 #: narrowest item tile (a tile is this wide or TILE_CELLS / users, whichever is more)
 MIN_TILE_COLS = 4096
