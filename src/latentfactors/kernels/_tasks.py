@@ -5,6 +5,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+#: rows per parallel task of the row kernels, on average
+ROWS_PER_TASK = 64
+
 
 @numba.njit(cache=True, nogil=True)
 def balanced_bounds(indptr, n_tasks, row_weight=1):
@@ -33,3 +36,11 @@ def balanced_bounds(indptr, n_tasks, row_weight=1):
         bounds[c] = u
     bounds[n_tasks] = n
     return bounds
+
+
+@numba.njit(cache=True, nogil=True)
+def row_tasks(indptr, row_weight=1):
+    """Boundaries of tasks of about :data:`ROWS_PER_TASK` rows each, cut by
+    :func:`balanced_bounds` (task ``c`` holds rows ``bounds[c] .. bounds[c + 1]``)."""
+    n = indptr.shape[0] - 1
+    return balanced_bounds(indptr, (n + ROWS_PER_TASK - 1) // ROWS_PER_TASK, row_weight)

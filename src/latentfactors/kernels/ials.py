@@ -17,7 +17,7 @@ import numpy as np
 from numba import prange
 
 from ._reduce import ordered_sum
-from ._tasks import balanced_bounds
+from ._tasks import row_tasks
 
 __all__ = [
     "confidence_into",
@@ -64,9 +64,9 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
         ials_cholesky_step_rows(indptr, indices, conf, X, Y, YtY, lam, n_free)
 
 
-#: rows per parallel task of the CG and block (iALS++) kernels, on average. The tasks are
-#: cut to hold equal shares of work, a row's Gram product counted as k / 2 entries
-#: (:func:`~latentfactors.kernels._tasks.balanced_bounds`): with one row per task under
+#: The CG and block (iALS++) kernels run their rows in tasks of about 64 rows, cut to hold
+#: equal shares of work, a row's Gram product counted as k / 2 entries
+#: (:func:`~latentfactors.kernels._tasks.row_tasks`): with one row per task under
 #: the static schedule, the popular items at the front of a catalogue gave one thread most
 #: of an item step. The CG kernel ties one scratch block to each task, so that numba
 #: cannot hoist it out of the parallel loop and share it between threads (that once made
@@ -74,7 +74,6 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
 #: Cut this way, the block solver fit ML-100K at k=128 in 271-281 ms instead of 294-308
 #: and Last.fm in 1121-1130 ms instead of 1160-1167 (five epochs, two threads, best of 5,
 #: ad hoc, old and new code in alternating processes)
-_ROWS_PER_CHUNK = 64
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
@@ -87,12 +86,10 @@ def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps, n_free=-1):
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps, n_free):
-    n = X.shape[0]
     k = X.shape[1]
     nf = k if n_free < 0 or n_free > k else n_free
-    n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    bounds = balanced_bounds(indptr, n_chunks, k // 2)
-    for c in prange(n_chunks):
+    bounds = row_tasks(indptr, k // 2)
+    for c in prange(bounds.shape[0] - 1):
         # one scratch block per task, its size tied to the task so numba's parfor pass
         # cannot hoist it out of the parallel loop and share it (that made results depend
         # on the thread count); every row starts from its own X[u], so results do not
@@ -249,12 +246,10 @@ def ials_block_step_rows(indptr, indices, conf, X, Y, YtY, reg_rows, block, n_fr
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def _block_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, block, n_free):
-    n = X.shape[0]
     k = X.shape[1]
     nf = k if n_free < 0 or n_free > k else n_free
-    n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    bounds = balanced_bounds(indptr, n_chunks, k // 2)  # as the CG kernel's tasks
-    for c in prange(n_chunks):
+    bounds = row_tasks(indptr, k // 2)  # as the CG kernel's tasks
+    for c in prange(bounds.shape[0] - 1):
         for u in range(bounds[c], bounds[c + 1]):
             lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
             _block_row(indptr[u], indptr[u + 1], indices, conf, X[u], Y, YtY, lam,

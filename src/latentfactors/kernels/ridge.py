@@ -7,13 +7,9 @@ import numpy as np
 from numba import prange
 
 from ._reduce import ordered_sum
-from ._tasks import balanced_bounds
+from ._tasks import row_tasks
 
 __all__ = ["residual_sse", "ridge_cg_rows", "ridge_cg_rows_offset", "ridge_rows"]
-
-#: rows per parallel task of the CG kernel, on average (its scratch vectors are allocated
-#: per task); the tasks are cut to hold equal shares of ratings plus rows
-_ROWS_PER_CHUNK = 64
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -111,10 +107,9 @@ def ridge_cg_rows_offset(
     """
     n = indptr.shape[0] - 1
     k = Q.shape[1]
-    n_chunks = (n + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
-    bounds = balanced_bounds(indptr, n_chunks)
+    bounds = row_tasks(indptr)  # equal shares of ratings plus rows
     parts = np.zeros(n)
-    for c in prange(n_chunks):
+    for c in prange(bounds.shape[0] - 1):
         # scratch vectors once per chunk of rows, not per row
         # scratch tied to the task (k + 0 * c) so numba cannot hoist it out of the
         # parallel loop and share it between threads
