@@ -80,11 +80,3 @@ def assert_same_model(a, b, atol: float = 1e-5) -> None:
     assert a.global_mean_ == pytest.approx(b.global_mean_, abs=1e-12)
     assert a.intercept_ == pytest.approx(b.intercept_, abs=1e-12)
     assert a.rating_scale_ == b.rating_scale_
-
-
-def assert_same_search_scores(a: dict, b: dict, atol: float = 1e-4) -> None:
-    """Two ``reg_search_`` records fitted the same candidates (a search stops once one is
-    clearly past the best; the rest are None) and scored them the same to ``atol``."""
-    assert [s is not None for s in a["scores"]] == [s is not None for s in b["scores"]]
-    np.testing.assert_allclose([s for s in a["scores"] if s is not None],
-                               [s for s in b["scores"] if s is not None], atol=atol)  # fmt: skip

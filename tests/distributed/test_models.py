@@ -11,7 +11,7 @@ pytest.importorskip("distributed", reason="the distributed tests need latentfact
 from latentfactors import Interactions
 from latentfactors.models import ALS, SVD, EarlyStopping, ImplicitALS
 
-from .conftest import assert_same_model, assert_same_search_scores
+from .conftest import assert_same_model
 
 
 def test_als_matches_single_machine(client, ml_dask, ml_inter):
@@ -37,8 +37,8 @@ def _assert_same_search(ref, got, few) -> None:
     assert a["validation_users"] == b["validation_users"] > 0
     assert a["validation_interactions"] == b["validation_interactions"] > 0
     assert a["candidates"] == b["candidates"] == few.reg_search_["candidates"]
-    assert_same_search_scores(b, a)
-    assert_same_search_scores(few.reg_search_, b)
+    np.testing.assert_allclose(b["scores"], a["scores"], atol=1e-4)
+    np.testing.assert_allclose(few.reg_search_["scores"], b["scores"], atol=1e-4)
     assert got.reg_ == ref.reg_ == few.reg_
 
 

@@ -160,30 +160,6 @@ def search_record(candidates, n_users: int, n_entries: int, metric: str,
     return record
 
 
-#: the search stops once a candidate scores this many standard errors (of its per-user
-#: or per-entry difference) worse than the best one before it
-STOP_SE = 3.0
-
-
-def past_the_best(per: Sequence[np.ndarray], higher_is_better: bool = True) -> bool:
-    """Whether the last candidate scored worse than the best one before it by more than
-    ``STOP_SE`` standard errors of the per-unit difference (``per``: each candidate's
-    per-user or per-entry values, in the order fitted). Along a regularization path the
-    validation score rises to one peak and falls, so once a candidate is clearly past the
-    peak the ones after it would only be further below, and none of them could be the
-    best or move the choice."""
-    values = [np.asarray(s, dtype=np.float64) for s in per]
-    means = np.array([v.mean() for v in values])
-    best = int(np.argmax(means) if higher_is_better else np.argmin(means))
-    if best == len(values) - 1 or len(values[-1]) == 0:
-        return False
-    diff = values[-1] - values[best]
-    if not higher_is_better:
-        diff = -diff
-    se = float(np.std(diff) / np.sqrt(len(diff)))
-    return bool(diff.mean() < -STOP_SE * se)
-
-
 def run_search(
     name: str,
     candidates: Sequence[float],
@@ -194,15 +170,12 @@ def run_search(
     metric: str,
     n_users: int,
     n_entries: int,
-    higher_is_better: bool = True,
 ) -> dict[str, Any]:
     """Fit each candidate in turn (``fit(reg)``, warm from the one before), score it
     (``score()``: per-user or per-entry values on the slice; ``summarize`` makes them
-    the candidate's score) and ``choose`` (``(chosen, standard errors)``) among those
-    fitted; the ``reg_search_`` record. ``metric`` names the score in the log and the
-    record. Once a candidate is clearly past the best (:func:`past_the_best`), the rest
-    are not fitted: their scores and standard errors are None."""
-    per: list[np.ndarray] = []
+    the candidate's score) and ``choose`` (``(chosen, standard errors)``); the
+    ``reg_search_`` record. ``metric`` names the score in the log and the record."""
+    per = []
     for reg in candidates:
         t0 = time.perf_counter()
         fit(float(reg))
@@ -210,17 +183,10 @@ def run_search(
         search_log.info("%s reg search: reg=%g, %s %.4f on %d validation users (%.2f s)",
                         name, reg, metric, summarize(per[-1]), n_users,
                         time.perf_counter() - t0)  # fmt: skip
-        if len(per) < len(candidates) and past_the_best(per, higher_is_better):
-            rest = ", ".join(f"{c:g}" for c in candidates[len(per) :])
-            search_log.info("%s reg search: reg=%g is clearly past the best, %s not fitted",
-                            name, reg, rest)  # fmt: skip
-            break
-    fitted = len(per)
-    chosen, errors = choose(candidates[:fitted], per)
+    chosen, errors = choose(candidates, per)
     search_log.info("%s reg search: chose reg=%g", name, chosen)
     record = search_record(candidates, n_users, n_entries, metric.lower())
-    skipped = [None] * (len(candidates) - fitted)
-    record["scores"] = [float(summarize(s)) for s in per] + skipped
-    record["standard_errors"] = [float(e) for e in errors] + skipped
+    record["scores"] = [float(summarize(s)) for s in per]
+    record["standard_errors"] = [float(e) for e in errors]
     record["chosen"] = float(chosen)
     return record

@@ -44,11 +44,8 @@ class ALS(RegSearchParam, FactorModel):
         before, and scored by RMSE on the slice; the lowest wins, and the model is then
         fitted from its initial factors for ``n_epochs`` at that value on all the data
         (so it is the model ``reg=<chosen>`` gives). A sequence searches its own values;
-        a number is used as it is. The search stops at the first candidate whose RMSE
-        is more than 3 standard errors above the best one before it (the weaker
-        penalties after it only overfit more; on MovieLens 100K 0.05 is not fitted).
-        The choice is ``reg_``, the search ``reg_search_`` (None for a candidate not
-        fitted); it costs at most 10 epochs, logged on "latentfactors.search"; a Dask fit runs the
+        a number is used as it is. The choice is ``reg_``, the search ``reg_search_``;
+        it costs about 10 epochs, logged on "latentfactors.search"; a Dask fit runs the
         same search. Without a slice (no user with 3 ratings) "auto" uses 0.1 (10).
 
         Why: the fixed 0.1 held on MovieLens but was 0.07 RMSE behind on the
@@ -325,7 +322,7 @@ def rmse_search(candidates, fit, mu: float, factors, users: np.ndarray, items: n
 
     record = R.run_search("ALS", candidates[::-1], fit, score,
                           lambda e: float(np.sqrt(e.mean())), _choose_rmse, "RMSE",
-                          len(np.unique(users)), len(users), higher_is_better=False)  # fmt: skip
+                          len(np.unique(users)), len(users))  # fmt: skip
     for key in ("candidates", "scores", "standard_errors"):
         record[key] = record[key][::-1]  # ascending, as the parameter
     return record

@@ -58,16 +58,13 @@ class BPR(RegSearchParam, ImplicitModel):
         candidate within one standard error of the best is chosen, and the model is
         then trained on all the data at the choice (so it is the model
         ``reg=<chosen>`` gives). A list searches its own values; a number is used as it
-        is. The search stops at the first candidate whose NDCG@10 is more than 3
-        standard errors below the best one before it (the stronger penalties after it
-        only score lower; on ML-100K, Last.fm and synthetic 1M, 0.5 is not fitted). The
-        choice is ``reg_``, the search ``reg_search_`` (None for a candidate not
-        fitted); without a slice (no user with 3 positives) "auto" uses 0.02.
+        is. The choice is ``reg_``, the search ``reg_search_``; without a slice (no
+        user with 3 positives) "auto" uses 0.02.
 
-        The search costs one full fit per candidate fitted (up to four fits in all for
-        "auto"; the fit times are in ``benchmarks/results/bpr-auto.md``), which is why
-        it is not the default: on that page it keeps 0.02, and so the same model, on
-        ML-100K, Last.fm and the synthetic sets with personal taste, 10M included, and only where
+        The search costs one full fit per candidate (four fits in all for "auto"; 3.4-5.4
+        times the fit time in ``benchmarks/results/bpr-auto.md``), which is why it is not
+        the default: on that page it keeps 0.02, and so the same model, on ML-100K,
+        Last.fm and the synthetic sets with personal taste, 10M included, and only where
         the items were drawn by popularity alone (pop-exposure) does it move, to 0.1:
         NDCG@10 0.3520 -> 0.3639, still under the most popular items' 0.3672 and
         implicit's BPR (0.3671 in that run), which are all there is to learn there.

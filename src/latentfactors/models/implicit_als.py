@@ -51,14 +51,9 @@ class ImplicitALS(RegSearchParam, ImplicitModel):
         falls to the popularity floor). The model is then fitted from its
         initial factors for ``n_epochs`` at that value on all the data, so it is the
         model ``reg=<chosen>`` gives. A sequence searches its own values the same way;
-        a number is used as it is. The search stops at the first candidate whose
-        NDCG@10 is more than 3 standard errors below the best one before it (past the
-        peak, the stronger penalties only score lower; on MovieLens 100K and Last.fm it
-        stops after 100, leaving 300 and 1000 unfitted, and the choice is the full
-        grid's). The choice is ``reg_``, the search ``reg_search_`` (candidates, mean
-        NDCG@10, standard errors; None for a candidate not fitted). The search costs
-        at most 15 epochs and logs one line per candidate at INFO on the
-        "latentfactors.search" logger
+        a number is used as it is. The choice is ``reg_``, the search ``reg_search_``
+        (candidates, mean NDCG@10, standard errors). The search costs about 15 epochs
+        and logs one line per candidate at INFO on the "latentfactors.search" logger
         (``latentfactors fit`` prints them); a Dask fit runs the same search on its
         blocks and chooses the same value. With too little data for a slice (no user
         with 3 interactions) "auto" uses 30 (0.01 frequency-scaled).
