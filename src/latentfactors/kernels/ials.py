@@ -46,7 +46,10 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
     ``n_free``: only the first ``n_free`` coordinates of each row move, the rest are
     held at their values (-1: all move). With a last column of ones in ``X`` and the
     item biases as the last column of ``Y`` this solves the biased model's user side
-    (``x . y_i + b_i``), see ``ImplicitALS(item_bias=True)``."""
+    (``x . y_i + b_i``), see ``ImplicitALS(item_bias=True)``.
+
+    Call it with BLAS on one thread (``_runtime.limit_threads``, as the trainers do): the
+    CG kernel calls ``sgemm`` from inside its parallel loop."""
     n_free = X.shape[1] if n_free < 0 else int(n_free)
     if solver == "cg":
         if lam is None:
