@@ -46,10 +46,7 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
     ``n_free``: only the first ``n_free`` coordinates of each row move, the rest are
     held at their values (-1: all move). With a last column of ones in ``X`` and the
     item biases as the last column of ``Y`` this solves the biased model's user side
-    (``x . y_i + b_i``), see ``ImplicitALS(item_bias=True)``.
-
-    Call it with BLAS on one thread (``_runtime.limit_threads``, as the trainers do): the
-    CG kernel calls ``sgemm`` from inside its parallel loop."""
+    (``x . y_i + b_i``), see ``ImplicitALS(item_bias=True)``."""
     n_free = X.shape[1] if n_free < 0 else int(n_free)
     if solver == "cg":
         if lam is None:
@@ -71,13 +68,9 @@ def ials_update(indptr, indices, conf, X, Y, YtY, lam, solver, cg_steps, block_s
 #: equal shares of work, a row's Gram product counted as k / 2 entries
 #: (:func:`~latentfactors.kernels._tasks.row_tasks`): with one row per task under
 #: the static schedule, the popular items at the front of a catalogue gave one thread most
-#: of an item step. The CG kernel runs a task's rows in lockstep, so that the products
-#: with the Gram matrix are one ``sgemm`` per step instead of a k x k pass per row
-#: (Last.fm's item half-step at k=64, two threads: 9.6 -> 5.1 ms, ad hoc); its scratch is
-#: sized by the task, so that numba cannot hoist it out of the parallel loop and share it
-#: between threads (that once made results depend on the thread count). The cut depends
-#: only on ``indptr``, so the same rows share a task on any number of threads; the block
-#: kernel's scratch belongs to each row.
+#: of an item step. The CG kernel ties one scratch block to each task, so that numba
+#: cannot hoist it out of the parallel loop and share it between threads (that once made
+#: results depend on the thread count); the block kernel's scratch belongs to each row.
 #: Cut this way, the block solver fit ML-100K at k=128 in 271-281 ms instead of 294-308
 #: and Last.fm in 1121-1130 ms instead of 1160-1167 (five epochs, two threads, best of 5,
 #: ad hoc, old and new code in alternating processes)
@@ -93,83 +86,20 @@ def ials_cg_step(indptr, indices, conf, X, Y, YtY, cg_steps, n_free=-1):
 
 @numba.njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def _cg_rows(indptr, indices, conf, X, Y, YtY, reg_rows, per_row, cg_steps, n_free):
-    """CG on every row, the rows of a task in lockstep: each step's products with the
-    Gram matrix for all the task's rows are one small matrix product (BLAS ``sgemm``),
-    the data parts row by row. Coordinates from ``nf`` on are held fixed: the residual
-    and ``A p`` are cut to the first ``nf`` (CG on the free block's system, whose right
-    side the fixed part shifts). A row whose residual vanishes, or whose ``p . A p``
-    is not positive, stops there while the others go on."""
     k = X.shape[1]
     nf = k if n_free < 0 or n_free > k else n_free
     bounds = row_tasks(indptr, k // 2)
     for c in prange(bounds.shape[0] - 1):
-        b0 = bounds[c]
-        m = bounds[c + 1] - b0
-        if m == 0:
-            continue
-        # the task's own scratch (sized by the task, so numba's parfor pass cannot hoist
-        # it out of the parallel loop and share it between threads)
-        x = np.empty((m, k), dtype=np.float32)
-        r = np.empty((m, k), dtype=np.float32)
-        p = np.empty((m, k), dtype=np.float32)
-        ap = np.empty((m, k), dtype=np.float32)
-        rs = np.empty(m, dtype=np.float32)
-        active = np.ones(m, dtype=np.bool_)
-        for i in range(m):
-            for f in range(k):
-                x[i, f] = X[b0 + i, f]
-        np.dot(x, YtY, ap)  # YtY is symmetric: row i is YtY @ x_i
-        for i in range(m):  # r = b - A x, p = r
-            u = b0 + i
+        # one scratch block per task, its size tied to the task so numba's parfor pass
+        # cannot hoist it out of the parallel loop and share it (that made results depend
+        # on the thread count); every row starts from its own X[u], so results do not
+        # depend on which rows share a task
+        scratch = np.empty((4, k + 0 * c), dtype=np.float32)
+        x, r, p, ap = scratch[0], scratch[1], scratch[2], scratch[3]
+        for u in range(bounds[c], bounds[c + 1]):
             lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
-            for f in range(k):
-                r[i, f] = -(ap[i, f] + lam * x[i, f])
-            _weighted_sum(indptr[u], indptr[u + 1], indices, conf, Y, x[i], r[i], True)
-            for f in range(nf, k):
-                r[i, f] = np.float32(0.0)
-            rs_i = np.float32(0.0)
-            for f in range(k):
-                p[i, f] = r[i, f]
-                rs_i += r[i, f] * r[i, f]
-            rs[i] = rs_i
-        for _ in range(cg_steps):
-            n_active = 0
-            for i in range(m):
-                if active[i] and rs[i] < 1e-20:
-                    active[i] = False
-                n_active += active[i]
-            if n_active == 0:
-                break
-            np.dot(p, YtY, ap)
-            for i in range(m):
-                if not active[i]:
-                    continue
-                u = b0 + i
-                lam = np.float32(reg_rows[u]) if per_row else np.float32(0.0)
-                for f in range(k):
-                    ap[i, f] += lam * p[i, f]
-                _weighted_sum(indptr[u], indptr[u + 1], indices, conf, Y, p[i], ap[i], False)
-                for f in range(nf, k):
-                    ap[i, f] = np.float32(0.0)
-                pap = np.float32(0.0)
-                for f in range(k):
-                    pap += p[i, f] * ap[i, f]
-                if pap <= 0:
-                    active[i] = False
-                    continue
-                alpha = rs[i] / pap
-                rs_new = np.float32(0.0)
-                for f in range(k):
-                    x[i, f] += alpha * p[i, f]
-                    r[i, f] -= alpha * ap[i, f]
-                    rs_new += r[i, f] * r[i, f]
-                beta = rs_new / rs[i]
-                for f in range(k):
-                    p[i, f] = r[i, f] + beta * p[i, f]
-                rs[i] = rs_new
-        for i in range(m):
-            for f in range(k):
-                X[b0 + i, f] = x[i, f]
+            _cg_row(indptr[u], indptr[u + 1], indices, conf, X, Y, YtY, lam, cg_steps, u, x,
+                    r, p, ap, nf)  # fmt: skip
 
 
 @numba.njit(inline="always", fastmath=True, nogil=True)
@@ -241,6 +171,52 @@ def _weighted_sum(start, end, indices, conf, Y, v, out, init):
         for f in range(k):
             out[f] += w * Y[i, f]
         t += 1
+
+
+@numba.njit(fastmath=True, nogil=True)
+def _cg_row(start, end, indices, conf, X, Y, YtY, lam, cg_steps, u, x, r, p, ap, nf):
+    """``cg_steps`` CG steps on row ``u``'s system ``(YtY + lam I + sum (c-1) y y^T) x =
+    sum c y``, warm-started at ``X[u]`` and written back there. Coordinates from ``nf``
+    on are held fixed: the residual and ``A p`` are cut to the first ``nf`` (CG on the
+    free block's system, whose right side the fixed part shifts)."""
+    k = x.shape[0]
+    for f in range(k):
+        x[f] = X[u, f]
+    # r = b - A x
+    _matvec(YtY, x, lam, r)
+    for f in range(k):
+        r[f] = -r[f]
+    _weighted_sum(start, end, indices, conf, Y, x, r, True)
+    for f in range(nf, k):
+        r[f] = np.float32(0.0)
+    rs_old = np.float32(0.0)
+    for f in range(k):
+        p[f] = r[f]
+        rs_old += r[f] * r[f]
+    for _ in range(cg_steps):
+        if rs_old < 1e-20:
+            break
+        _matvec(YtY, p, lam, ap)
+        _weighted_sum(start, end, indices, conf, Y, p, ap, False)
+        for f in range(nf, k):
+            ap[f] = np.float32(0.0)
+        pap = np.float32(0.0)
+        for f in range(k):
+            pap += p[f] * ap[f]
+        if pap <= 0:
+            break
+        alpha = rs_old / pap
+        rs_new = np.float32(0.0)
+        for f in range(k):
+            x[f] += alpha * p[f]
+            r[f] -= alpha * ap[f]
+            rs_new += r[f] * r[f]
+        beta = rs_new / rs_old
+        for f in range(k):
+            p[f] = r[f] + beta * p[f]
+        rs_old = rs_new
+    for f in range(k):
+        X[u, f] = x[f]
 
 
 # --------------------------------------------------------------- subspace (iALS++) solves
