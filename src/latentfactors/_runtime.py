@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["limit_threads", "one_blas_thread"]
+__all__ = ["limit_threads", "numba_threading_layer", "one_blas_thread"]
 
 
 @functools.cache
@@ -66,3 +66,15 @@ def limit_threads(n_threads: int | None) -> Iterator[None]:
             yield
     finally:
         numba.set_num_threads(before)
+
+
+def numba_threading_layer() -> str | None:
+    """numba's threading layer ("omp", "tbb" or "workqueue"), None before its first
+    parallel call has loaded one. Under "workqueue" a parallel kernel must not be entered
+    from two threads at once."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return None

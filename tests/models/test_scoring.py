@@ -4,6 +4,7 @@ import numba
 import numpy as np
 import pytest
 
+from latentfactors._runtime import numba_threading_layer
 from latentfactors.models import scoring
 
 
@@ -93,5 +94,5 @@ def test_top_n_on_our_threads_gives_the_inline_result(small_tiles, monkeypatch):
         numba.set_num_threads(before)
     assert np.array_equal(out[1][0], out[2][0])
     assert np.array_equal(out[1][1], out[2][1])
-    if scoring._threading_layer() in ("omp", "tbb"):  # workqueue: inline only
+    if numba_threading_layer() in ("omp", "tbb"):  # workqueue: inline only
         assert pools == [(2,)]

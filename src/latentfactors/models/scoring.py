@@ -133,13 +133,13 @@ def _score_blocks(U, QT, k, seen, mask, bias, out_idx, out_val) -> None:
     scored inline, using both pools in turn."""
     import numba
 
-    from .._runtime import one_blas_thread
+    from .._runtime import numba_threading_layer, one_blas_thread
     from ..kernels import topk
 
     m, n_cols = U.shape[0], QT.shape[1]
     n_threads = max(1, numba.get_num_threads())
     pooled = n_threads > 1 and m > 1 and m * n_cols >= POOL_CELLS
-    if pooled and _threading_layer() not in ("omp", "tbb"):
+    if pooled and numba_threading_layer() not in ("omp", "tbb"):
         pooled = False
     if pooled:  # at least one block per thread
         rows = max(1, min(USER_BLOCK, -(-m // n_threads)))
@@ -185,16 +185,6 @@ def _score_blocks(U, QT, k, seen, mask, bias, out_idx, out_val) -> None:
     with one_blas_thread(), ThreadPoolExecutor(n_workers) as pool:
         for f in [pool.submit(worker, w) for w in range(n_workers)]:
             f.result()
-
-
-def _threading_layer() -> str | None:
-    """numba's threading layer, None before its first parallel call has loaded one."""
-    import numba
-
-    try:
-        return numba.threading_layer()
-    except ValueError:
-        return None
 
 
 def similar(

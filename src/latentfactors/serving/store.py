@@ -223,13 +223,10 @@ class Service:
             value = m.global_mean_ if m.data_kind == "explicit" else 1.0
             self._fold(snap, {"__warm-up__": ([item], [value])})
             self.stats["fold_ins"] = 0
-        try:
-            import numba
+        from .._runtime import numba_threading_layer
 
-            if numba.threading_layer() == "workqueue" and self._score_lock is None:
-                self._score_lock = threading.Lock()
-        except (ImportError, ValueError):  # pragma: no cover - no parallel call made yet
-            pass
+        if numba_threading_layer() == "workqueue" and self._score_lock is None:
+            self._score_lock = threading.Lock()
 
     def _serialised(self) -> Any:
         """Held around every parallel kernel a request runs: the score lock under numba's
